@@ -1,0 +1,47 @@
+# The two commands of the README's Quick start, for a fresh machine with Python 3.11:
+#   make demo   create .venv, install vcls_lite, train the default recipe on the built-in MNIST sample
+#   make test   create .venv with the dev extras, check the library matches the notebooks, run pytest and nbdev_test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test export-check pytest nbtest readme clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# A stamp per install flavour, so later runs skip pip when setup.py and settings.ini have not changed.
+$(VENV)/.installed: setup.py settings.ini | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: setup.py settings.ini | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/vcls train --scale demo
+
+test: $(VENV)/.installed-dev
+	$(MAKE) export-check
+	$(MAKE) pytest
+	$(MAKE) nbtest
+
+# nbdev_export must leave the library exactly as committed: the .py files are generated, never edited by hand.
+export-check: $(VENV)/.installed-dev
+	@snap=$$(mktemp -d) && cp -a vcls_lite $$snap/ && $(BIN)/nbdev_export && \
+	if diff -r -q -x __pycache__ $$snap/vcls_lite vcls_lite; then rm -rf $$snap; echo "nbdev_export: vcls_lite/ is in sync with nbs/"; \
+	else rm -rf $$snap; echo "nbdev_export changed vcls_lite/: edit the notebooks, run nbdev_export, commit both" >&2; exit 1; fi
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest -q tests/
+
+# Every notebook, at smoke scale (nbdev_test sets IN_TEST).
+nbtest: $(VENV)/.installed-dev
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+readme: $(VENV)/.installed-dev
+	$(BIN)/python tools/readme.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,151 @@
+"End-to-end runs through the command line: outputs, checkpoints, resume, evaluation and every data source."
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import TINY
+
+RUN_FILES = ['checkpoint.pth', 'config.json', 'confusion_matrix.png', 'curves.png', 'log.csv', 'lr_schedule.png',
+             'metrics.json', 'predictions.png']
+
+
+def ok(res):
+    code, out, err = res
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture(scope='module')
+def sample_run(tmp_path_factory):
+    "One smoke-scale run of the default recipe on the built-in sample."
+    from vcls_lite.cli import capture
+    run = tmp_path_factory.mktemp('runs')/'sample'
+    ok(capture('train', '--scale', 'smoke', '--output-dir', run))
+    return run
+
+
+def test_run_folder(sample_run):
+    assert sorted(p.name for p in sample_run.iterdir()) == RUN_FILES
+    for png in sample_run.glob('*.png'): assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_metrics_json(sample_run):
+    m = json.loads((sample_run/'metrics.json').read_text())
+    assert m['status'] == 'finished' and m['epochs_done'] == m['epochs'] == 2 and len(m['history']) == 2
+    assert (m['n_train'], m['n_valid'], m['classes'], m['model']) == (4000, 1000, 10, 'resnet18')
+    for k in ('top1', 'top5', 'train_loss', 'valid_loss', 'lr', 'train_seconds', 'images_per_sec', 'params', 'gmacs'):
+        assert isinstance(m[k], (int, float)), k
+    for h in m['history']:
+        assert 0 <= h['top1'] <= h['top5'] <= 1 and h['images_per_sec'] > 0 and h['train_seconds'] > 0
+    assert [h['lr'] for h in m['history']] == pytest.approx([0.025, 0.0025])   # demo lr, step 1, gamma 0.1
+
+
+def test_log_csv(sample_run):
+    rows = (sample_run/'log.csv').read_text().splitlines()
+    assert rows[0] == 'epoch,train_loss,valid_loss,top1,top5,time' and [r.split(',')[0] for r in rows[1:]] == ['0', '1']
+
+
+def test_checkpoint_loads_weights_only(sample_run):
+    ck = torch.load(sample_run/'checkpoint.pth', weights_only=True)
+    assert {'model', 'optimizer', 'scheduler', 'epoch', 'rng', 'loader_rng', 'config', 'history', 'vocab'} <= set(ck)
+    assert ck['epoch'] == 1 and ck['vocab'] == [str(i) for i in range(10)]
+    assert ck['config']['recipe']['model'] == 'resnet18' and ck['config']['run']['scale'] == 'smoke'
+    assert 'momentum_buffer' in next(iter(ck['optimizer']['state'].values()))
+
+
+def test_test_only_and_eval_match_the_run(vcls, sample_run):
+    m = json.loads((sample_run/'metrics.json').read_text())
+    out = ok(vcls('train', '--test-only', '--resume', sample_run/'checkpoint.pth'))
+    assert f"top1 {m['top1']:.4f}" in out
+    res = json.loads(ok(vcls('eval', sample_run/'checkpoint.pth', '--json')))
+    assert res['top1'] == pytest.approx(m['top1']) and res['n_valid'] == 1000
+
+
+def test_resume_continues_where_it_stopped(vcls, tmp_path):
+    "A run stopped after epoch 0 and resumed ends exactly like the same run done in one go."
+    ok(vcls('train', '--scale', 'smoke', '--epochs', '1', '--output-dir', tmp_path/'a'))
+    ok(vcls('train', '--resume', tmp_path/'a'/'checkpoint.pth', '--epochs', '2'))
+    ok(vcls('train', '--scale', 'smoke', '--epochs', '2', '--output-dir', tmp_path/'b'))
+    a, b = (json.loads((tmp_path/d/'metrics.json').read_text()) for d in 'ab')
+    assert [h['epoch'] for h in a['history']] == [0, 1]
+    assert len((tmp_path/'a'/'log.csv').read_text().splitlines()) == 3          # one header, no empty rows
+    for k in ('train_loss', 'valid_loss', 'top1', 'lr'):
+        assert [h[k] for h in a['history']] == pytest.approx([h[k] for h in b['history']], rel=1e-5), k
+    wa, wb = (torch.load(tmp_path/d/'checkpoint.pth', weights_only=True)['model'] for d in 'ab')
+    assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-5) for k in wa)
+
+
+def test_cifar10_batches(vcls, tmp_path):
+    from vcls_lite.data import write_cifar10
+    write_cifar10(tmp_path/'cifar', n_train=40, n_test=20)
+    out = ok(vcls('data', 'check', '--data-path', tmp_path/'cifar'))
+    assert 'cifar10 data' in out and '40 training and 20 validation' in out
+    ok(vcls('train', '--dataset_name', 'cifar10_classification', '--data_path', tmp_path/'cifar', '--model_name', 'mobilenetv2_tv_x1',
+            '--img_resize', '32', '--img_crop', '32', '--rand_scale', '0.5', '1.0', '--strides', 'auto', '--scale', 'smoke',
+            '-b', '8', '--epochs', '1', '--output-dir', tmp_path/'run'))
+    cfg = json.loads((tmp_path/'run'/'config.json').read_text())
+    assert cfg['data']['source'] == 'cifar10' and cfg['recipe']['strides'] == 'auto'
+
+
+def test_cambricon_list_files(vcls, folder, tmp_path):
+    "train.txt / val.txt beside train/ and val/ (Cambricon's ImageNet layout)."
+    (folder/'validation').rename(folder/'val')
+    for split in ('train', 'val'):
+        lines = [f"{p.parent.name}/{p.name} {['ant', 'bee', 'cat'].index(p.parent.name)}"
+                 for p in sorted((folder/split).rglob('*.png'))]
+        (folder/f'{split}.txt').write_text('\n'.join(lines) + '\n')
+    out = json.loads(ok(vcls('data', 'check', '--data', folder, '--json')))
+    assert (out['source'], out['n_train'], out['n_valid'], out['vocab']) == ('list', 12, 6, ['ant', 'bee', 'cat'])
+    ok(vcls('train', *TINY, '--data', folder, '-a', 'resnet18', '--output-dir', tmp_path/'run'))
+
+
+def test_fake_data(vcls, tmp_path):
+    ok(vcls('train', '--dummy_test', '--scale', 'smoke', '--epochs', '1', '--output-dir', tmp_path/'run'))
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    assert (m['classes'], m['n_train']) == (1000, 512) and not (tmp_path/'run'/'confusion_matrix.png').exists()
+
+
+def test_image_modes_become_rgb(vcls, folder, tmp_path):
+    "Grayscale, palette, RGBA and CMYK files in one dataset."
+    for i, mode in enumerate(['L', 'P', 'RGBA', 'CMYK', 'LA', 'I;16']):
+        ext = '.jpg' if mode == 'CMYK' else '.tiff' if mode == 'I;16' else '.png'
+        Image.new(mode, (40, 30)).save(folder/'train'/'ant'/f'mode{i}{ext}')
+    ok(vcls('train', *TINY, '--data-path', folder, '--output-dir', tmp_path/'run'))
+
+
+def test_seed_command_verbatim(vcls):
+    cmd = 'train --model mobilenet_v2 --epochs 300 --lr 0.045 --wd 0.00004 --lr-step-size 1 --lr-gamma 0.98'.split()
+    r = json.loads(ok(vcls(*cmd, '--data-path', '/data/imagenet', '--dry-run')))['recipe']
+    assert (r['model'], r['epochs'], r['lr'], r['weight_decay'], r['lr_step_size'], r['lr_gamma'], r['batch_size']) == \
+           ('mobilenet_v2', 300, 0.045, 4e-5, 1, 0.98, 32)
+
+
+def test_underscore_and_seed_aliases(vcls):
+    args = ['--batch_size', '64', '--lr_step_size', '7', '--lr_gamma', '0.5', '--weight_decay', '0.001', '--apex',
+            '--print_freq', '5', '--start_epoch', '3', '-j', '0', '--seed', '9', '--output_dir', '/tmp/x', '--data', '/d']
+    d = json.loads(ok(vcls('train', *args, '--dry-run')))
+    r, run = d['recipe'], d['run']
+    assert (r['batch_size'], r['lr_step_size'], r['lr_gamma'], r['weight_decay'], r['amp']) == (64, 7, 0.5, 0.001, True)
+    assert (run['print_freq'], run['start_epoch'], run['workers'], run['seed'], run['output_dir'], run['data_path']) == \
+           (5, 3, 0, 9, '/tmp/x', '/d')
+    assert json.loads(ok(vcls('train', '--apex=False', '--dry-run')))['recipe']['amp'] is False
+
+
+def test_scale_lr_is_opt_in(vcls):
+    lr = lambda *a: json.loads(ok(vcls('train', *a, '--dry-run')))['recipe']['lr']
+    assert lr('-b', '64') == 0.1 and lr('-b', '64', '--scale-lr') == pytest.approx(0.025)
+
+
+def test_listing_commands(vcls):
+    assert 'resnet' in ok(vcls('recipes'))
+    rec = json.loads(ok(vcls('recipes', '--json')))[0]
+    assert {'name', 'source', 'model', 'epochs', 'batch_size', 'lr', 'momentum', 'weight_decay', 'lr_step_size',
+            'lr_gamma', 'resize', 'crop', 'mean', 'std', 'scales'} <= set(rec)
+    models = json.loads(ok(vcls('models', '--json')))
+    assert {'resnet18', 'mobilenet_v2', 'mobilenetv1_x1', 'resnet50_xp5', 'regnetx800mf_x1'} <= set(models['models'])
+    assert Path(ok(vcls('data', 'sample')).strip(), 'train', '7').is_dir()
