@@ -1,9 +1,7 @@
 "End-to-end runs through the command line: outputs, checkpoints, resume, evaluation and every data source."
 import json
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -78,6 +76,22 @@ def test_resume_continues_where_it_stopped(vcls, tmp_path):
         assert [h[k] for h in a['history']] == pytest.approx([h[k] for h in b['history']], rel=1e-5), k
     wa, wb = (torch.load(tmp_path/d/'checkpoint.pth', weights_only=True)['model'] for d in 'ab')
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-5) for k in wa)
+
+
+def test_resume_reads_the_checkpoints_data(vcls, folder, tmp_path):
+    "Resuming without --data-path continues on the data the run was started on, not on the sample."
+    ok(vcls('train', *TINY, '--data-path', folder, '--output-dir', tmp_path/'run'))
+    ok(vcls('train', '--resume', tmp_path/'run'/'checkpoint.pth', '--epochs', '2'))
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    assert (m['epochs_done'], m['n_train'], m['classes']) == (2, 12, 3)
+
+
+def test_amp_on_cpu(vcls, tmp_path):
+    "--amp on a CPU trains with bfloat16 autocast, and says when the CPU lacks native bf16."
+    code, out, err = vcls('train', '--scale', 'smoke', '--epochs', '1', '--amp', '--device', 'cpu', '--output-dir', tmp_path/'run')
+    assert code == 0, err
+    from vcls_lite.core import cpu_has_bf16
+    assert ('no native bf16' in err) == (not cpu_has_bf16())
 
 
 def test_cifar10_batches(vcls, tmp_path):

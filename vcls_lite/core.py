@@ -13,7 +13,7 @@ from fastcore.xdg import xdg_cache_home
 
 # %% auto #0
 __all__ = ['VclsError', 'DataError', 'BadImageError', 'ModelError', 'ConfigError', 'RunDirError', 'one_line', 'did_you_mean',
-           'get_device', 'atomic_path', 'save_json', 'rng_states', 'set_rng_states', 'cache_dir']
+           'get_device', 'cpu_has_bf16', 'atomic_path', 'save_json', 'rng_states', 'set_rng_states', 'cache_dir']
 
 # %% ../nbs/00_core.ipynb #6863df53
 class VclsError(Exception):
@@ -60,6 +60,13 @@ def get_device(name:str|None='auto') -> torch.device:
     if dev.type == 'mps' and not torch.backends.mps.is_available():
         raise ConfigError(f"--device {name} was requested but MPS is not available; use --device cpu")
     return dev
+
+# %% ../nbs/00_core.ipynb #7125e27e
+def cpu_has_bf16() -> bool:
+    "Whether this CPU has native bfloat16 arithmetic (Linux `avx512_bf16` or `amx_bf16` flags)."
+    try: flags = Path('/proc/cpuinfo').read_text()
+    except OSError: return False
+    return any(f in flags.split() for f in ('avx512_bf16', 'amx_bf16'))
 
 # %% ../nbs/00_core.ipynb #2a122ddd
 @contextlib.contextmanager

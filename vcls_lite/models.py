@@ -123,7 +123,7 @@ def complexity(model:nn.Module, size:int=224) -> dict:
     finally: model.train(was)
     return {'params': sum(q.numel() for q in model.parameters()), 'gmacs': fc.get_total_flops() / 2e9}
 
-# %% ../nbs/02_models.ipynb #09e10347
+# %% ../nbs/02_models.ipynb #dcbce76f
 def _extra_kwargs(name:str, crop:int) -> dict:
     if name in ('googlenet', 'inception_v3'): return {'aux_logits': False, 'init_weights': True}
     if name.startswith('vit_'): return {'image_size': crop}
@@ -149,7 +149,7 @@ def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None) -> n
         strides = small_input_strides(crop)
         if strides:
             try: set_strides(model, strides)
-            except ModelError: warnings.warn(f"{name}: small-input strides do not apply to this model; keeping its own")
+            except ModelError: warnings.warn(f"{name}: small-input strides do not apply to this model; keeping its own", stacklevel=2)
     elif strides: set_strides(model, strides)
     try: complexity(model, crop)
     except RuntimeError as e:
