@@ -152,7 +152,7 @@ def test_underscore_and_seed_aliases(vcls):
 
 def test_scale_lr_is_opt_in(vcls):
     lr = lambda *a: json.loads(ok(vcls('train', *a, '--dry-run')))['recipe']['lr']
-    assert lr('-b', '64') == 0.1 and lr('-b', '64', '--scale-lr') == pytest.approx(0.025)
+    assert lr('--scale', 'full', '-b', '64') == 0.1 and lr('--scale', 'full', '-b', '64', '--scale-lr') == pytest.approx(0.025)
 
 
 def test_listing_commands(vcls):
