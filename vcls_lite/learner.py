@@ -274,7 +274,7 @@ def recipe_dls(recipe, run:Run, device=None, valid_only:bool=False):
                    workers=default_workers() if run.workers is None else run.workers, max_batches=recipe.iters,
                    skip_bad_images=run.skip_bad_images, valid_only=valid_only)
 
-# %% ../nbs/04_learner.ipynb #2b928651
+# %% ../nbs/04_learner.ipynb #5ce98f31
 def plot_curves(history:list):
     "Loss (train, validation) and validation top-1/top-5 per epoch."
     ep = [h['epoch'] for h in history]
@@ -313,7 +313,8 @@ def plot_confusion(learn, preds:ValidPreds):
     if n > 200: return None
     interp = _Interp(learn, learn.dls.valid, preds.decoded, preds.targets)
     interp.plot_confusion_matrix(figsize=(5, 5) if n <= 12 else (10, 10), plot_txt=n <= 30)
-    return plt.gcf()
+    fig = plt.gcf(); fig.tight_layout()   # fastai labels the axes after its own layout pass
+    return fig
 
 def plot_predictions(learn, preds:ValidPreds, n:int=32):
     "The first `n` validation images, titled 'predicted / true', wrong ones in red."
