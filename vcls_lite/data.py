@@ -285,7 +285,7 @@ def eval_tfms(resize:int=256, crop:int=224) -> v2.Compose:
     "Evaluation preprocessing: resize the short side to `resize`, then `CenterCrop(crop)`."
     return v2.Compose([v2.Resize(resize, antialias=True), v2.CenterCrop(crop)])
 
-# %% ../nbs/01_data.ipynb #ad0690f3
+# %% ../nbs/01_data.ipynb #f7eb24bf
 class Normalize:
     "Batch transform: uint8 NCHW -> float, optional RGB->BGR, then `(x - mean) * scale` in 0-255 pixel units."
     def __init__(self, mean=(123.675, 116.28, 103.53), scale=(0.017125, 0.017507, 0.017429), reverse:bool=False):
@@ -301,8 +301,8 @@ class Normalize:
         if self.mean.device != x.device: self.mean, self.scale = self.mean.to(x.device), self.scale.to(x.device)
 
     def encode(self, x:torch.Tensor) -> torch.Tensor:
-        self._to(x); x = x.float()
-        return (x.flip(1) if self.reverse else x).sub_(self.mean).mul_(self.scale)
+        self._to(x)
+        return ((x.flip(1) if self.reverse else x).float() - self.mean) * self.scale   # never in place: x may be the caller's
 
     def decode(self, x:torch.Tensor) -> torch.Tensor:
         "Back to RGB floats in [0, 1], for plotting."
