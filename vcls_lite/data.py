@@ -156,20 +156,15 @@ def list_items(root:str|Path) -> tuple[dict, list]:
     if len(set(vocab)) < n: vocab = [str(y) for y in range(n)]
     return {'train': trn, 'valid': val}, vocab
 
-# %% ../nbs/01_data.ipynb #074caaa4
-class _CIFAR10(tvd.CIFAR10):
-    "torchvision's CIFAR-10 reader, checking that the batch files exist rather than their MD5."
-    train_list = [[f, None] for f, _ in tvd.CIFAR10.train_list]
-    test_list = [[f, None] for f, _ in tvd.CIFAR10.test_list]
-    meta = {**tvd.CIFAR10.meta, 'md5': None}
+# %% ../nbs/01_data.ipynb #426659e9
+def _existence_checked(cls):
+    "A subclass of torchvision's CIFAR reader `cls` that checks its batch files exist rather than their MD5."
+    return type(f'_{cls.__name__}', (cls,), {'train_list': [[f, None] for f, _ in cls.train_list],
+                                            'test_list': [[f, None] for f, _ in cls.test_list],
+                                            'meta': {**cls.meta, 'md5': None},
+                                            '__doc__': f"torchvision's {cls.__name__}, checking that the batch files exist"})
 
-class _CIFAR100(tvd.CIFAR100):
-    "torchvision's CIFAR-100 reader, checking that the batch files exist rather than their MD5."
-    train_list = [[f, None] for f, _ in tvd.CIFAR100.train_list]
-    test_list = [[f, None] for f, _ in tvd.CIFAR100.test_list]
-    meta = {**tvd.CIFAR100.meta, 'md5': None}
-
-CIFARS = {'cifar10': _CIFAR10, 'cifar100': _CIFAR100}
+CIFARS = {'cifar10': _existence_checked(tvd.CIFAR10), 'cifar100': _existence_checked(tvd.CIFAR100)}
 
 def cifar_arrays(root:str|Path, which:str='cifar10', download:bool=True) -> tuple[dict, list]:
     "CIFAR as uint8 NHWC arrays: `({split: (images, labels)}, vocab)`; downloads into `root` when missing."
