@@ -56,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
-# %% ../nbs/08_cli.ipynb #38a6d9df
+# %% ../nbs/08_cli.ipynb #7ed44aaf
 RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
     (('--model', '-a', '--arch', '--model-name'), 'model', dict(metavar='NAME', help='model name (`vcls models`)')),
     (('-b', '--batch-size'), 'batch_size', dict(type=int, metavar='N', help='images per step')),
@@ -88,6 +88,7 @@ RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
     (('--strides',), 'strides', dict(type=_strides, metavar='S', help="auto, none or five strides like 1,1,2,2,2")),
     (('--amp', '--apex', '--pyamp'), 'amp', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='mixed precision')),
     (('--iters',), 'iters', dict(type=int, metavar='N', help='cap on training batches per epoch')),
+    (('--eval-iters',), 'eval_iters', dict(type=int, metavar='N', help='cap on batches per validation pass')),
 ]
 RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
     (('--data-path', '--data'), 'data_path', dict(metavar='DIR', help='dataset folder (default: the built-in MNIST sample)')),

@@ -310,15 +310,16 @@ class Normalize:
 
     def __repr__(self): return f"Normalize(mean={self.mean.flatten().tolist()}, scale={self.scale.flatten().tolist()}, reverse={self.reverse})"
 
-# %% ../nbs/01_data.ipynb #518e52e4
+# %% ../nbs/01_data.ipynb #5969894c
 class TrainLoader(DataLoader):
-    "fastai's `DataLoader`, optionally capped at `max_batches` shuffled batches per epoch (Cambricon's `--iters`)."
+    "fastai's `DataLoader`, optionally capped at `max_batches` batches per epoch (Cambricon's `--iters`); unshuffled, spread evenly."
     def __init__(self, dataset=None, max_batches:int|None=None, **kwargs):
         self.max_batches = max_batches
         super().__init__(dataset, **kwargs)
     def get_idxs(self):
-        idxs = super().get_idxs()
-        return idxs if not self.max_batches else idxs[:self.max_batches * self.bs]
+        idxs, n = super().get_idxs(), (self.max_batches or 0) * self.bs
+        if not n or n >= len(idxs): return idxs
+        return idxs[:n] if self.shuffle else [idxs[i * len(idxs) // n] for i in range(n)]
     def __len__(self):
         n = super().__len__()
         return n if not self.max_batches else min(n, self.max_batches)
@@ -353,15 +354,16 @@ def get_datasets(path=None, source:str='auto', train_tfm=None, eval_tfm=None, sk
         dss = {split: ImageArray(*items[split], vocab, tfms[split]) for split in splits}
     return dss.get('train'), dss['valid'], info
 
-# %% ../nbs/01_data.ipynb #fe764323
+# %% ../nbs/01_data.ipynb #bc3828f7
 def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_scale=(0.08, 1.0), hflip:float=0.5,
             norm:Normalize|None=None, bs:int=32, valid_bs:int|None=None, workers:int=0, device=None,
-            max_batches:int|None=None, skip_bad_images:bool=False, download:bool=True, valid_only:bool=False) -> DataLoaders:
+            max_batches:int|None=None, valid_batches:int|None=None, skip_bad_images:bool=False, download:bool=True,
+            valid_only:bool=False) -> DataLoaders:
     "fastai `DataLoaders` for the data at `path` with the seeds' presets; `dls.info` says what was read."
     trn, val, info = get_datasets(path, source, train_tfms(crop, rand_scale, hflip), eval_tfms(resize, crop),
                                   skip_bad_images, download, valid_only)
     kw = dict(num_workers=workers, device=device, after_batch=norm or Normalize())
-    vdl = DataLoader(val, bs=valid_bs or 2 * bs, shuffle=False, **kw)
+    vdl = TrainLoader(val, bs=valid_bs or 2 * bs, shuffle=False, max_batches=valid_batches, **kw)
     tdl = vdl if valid_only else TrainLoader(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs, max_batches=max_batches, **kw)
     dls = DataLoaders(tdl, vdl, device=device)
     dls.info = {**info, 'n_train': len(trn) if trn else 0, 'n_valid': len(val), 'classes': len(val.vocab)}

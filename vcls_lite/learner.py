@@ -264,7 +264,7 @@ def prepare_output_dir(run:Run, recipe) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out
 
-# %% ../nbs/04_learner.ipynb #40b6158a
+# %% ../nbs/04_learner.ipynb #3c267977
 def recipe_norm(recipe) -> Normalize:
     "The batch normalization of `recipe`: edgeailite's `image_mean`/`image_scale` if set, else torchvision's mean/std."
     if recipe.image_mean is not None: return Normalize(recipe.image_mean, recipe.image_scale, recipe.channel_reverse)
@@ -276,6 +276,7 @@ def recipe_dls(recipe, run:Run, device=None, valid_only:bool=False):
     return get_dls(run.data_path, dataset, crop=recipe.crop, resize=recipe.resize, rand_scale=recipe.rand_scale,
                    hflip=recipe.hflip, norm=recipe_norm(recipe), bs=recipe.batch_size, device=device,
                    workers=default_workers() if run.workers is None else run.workers, max_batches=recipe.iters,
+                   valid_batches=getattr(recipe, 'eval_iters', None),
                    skip_bad_images=run.skip_bad_images, valid_only=valid_only)
 
 # %% ../nbs/04_learner.ipynb #595c8dc0

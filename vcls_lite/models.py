@@ -18,7 +18,7 @@ from .core import ConfigError, ModelError, did_you_mean
 # %% auto #0
 __all__ = ['ALIASES', 'BUILDERS', 'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name', 'small_input_strides',
            'stride_points', 'set_strides', 'complexity', 'parse_strides', 'build_model', 'published',
-           'model_complexity']
+           'model_complexity', 'has_norm']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -177,3 +177,13 @@ def model_complexity(name:str, crop:int=224, num_classes:int=1000, strides=None)
     try:
         with torch.device('meta'): return complexity(build_model(name, num_classes, crop, strides), crop)
     except (NotImplementedError, RuntimeError): return complexity(build_model(name, num_classes, crop, strides), crop)
+
+# %% ../nbs/02_models.ipynb #01c2f04e
+@functools.lru_cache(maxsize=None)
+def has_norm(name:str) -> bool:
+    "Whether the model called `name` has batch, group or layer normalization layers."
+    with torch.device('meta'):
+        try: model = build_model(name, 10, 224)
+        except (NotImplementedError, RuntimeError): model = None
+    model = model or build_model(name, 10, 224)
+    return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)) for m in model.modules())
