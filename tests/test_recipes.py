@@ -105,6 +105,7 @@ def test_complexity(vcls):
     (['train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke'], ['quantization-aware training']),
     (['complexity', '--model', 'resnet19'], ['did you mean resnet18']),
     (['complexity', '--model', 'alexnet', '--size', '32'], ['cannot take a 32 px input']),
+    (['complexity', '--model', 'alexnet', '--size', '0'], ['--size must be positive']),
 ])
 def test_bad_recipe_input(vcls, args, needles):
     assert_one_line_error(*vcls(*args), *needles)

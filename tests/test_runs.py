@@ -61,7 +61,7 @@ def test_test_only_and_eval_match_the_run(vcls, sample_run):
     out = ok(vcls('train', '--test-only', '--resume', sample_run/'checkpoint.pth'))
     assert f"top1 {m['top1']:.4f}" in out
     res = json.loads(ok(vcls('eval', sample_run/'checkpoint.pth', '--json')))
-    assert res['top1'] == pytest.approx(m['top1']) and res['n_valid'] == 1000
+    assert res['top1'] == pytest.approx(m['top1']) and res['n_valid'] == 2 * 128   # smoke: 2 validation batches of 2 x 64
 
 
 def test_resume_continues_where_it_stopped(vcls, tmp_path):

@@ -389,7 +389,7 @@ def train(recipe, run:Run|None=None, cbs=None) -> dict:
     save_json(out/'metrics.json', metrics)
     return metrics
 
-# %% ../nbs/04_learner.ipynb #fa5044c0
+# %% ../nbs/04_learner.ipynb #6d4289b8
 def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
     "top-1, top-5 and loss of the model in `checkpoint` on a validation split: the checkpoint's data unless `run_kw` say otherwise."
     ck = load_checkpoint(checkpoint)
@@ -407,5 +407,5 @@ def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
     model.load_state_dict(ck['model'])
     learn = make_learner(recipe, dls, model)
     with learn.no_bar(), learn.no_logging(): loss, t1, t5 = learn.validate()
-    return {'checkpoint': str(checkpoint), 'epoch': ck['epoch'], 'data_path': dls.info['path'], 'n_valid': dls.info['n_valid'],
+    return {'checkpoint': str(checkpoint), 'epoch': ck['epoch'], 'data_path': dls.info['path'], 'n_valid': len(dls.valid.get_idxs()),
             'top1': float(t1), 'top5': float(t5), 'loss': float(loss)}

@@ -14,13 +14,13 @@ from .models import has_norm, model_complexity, published, resolve_name
 from .schedules import Schedule
 
 # %% auto #0
-__all__ = ['SOURCES', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_SECONDS', 'DEMO_BUDGET', 'RECIPES', 'DEFAULT_RECIPE',
+__all__ = ['SEED_SOURCES', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_SECONDS', 'DEMO_BUDGET', 'RECIPES', 'DEFAULT_RECIPE',
            'RECIPE_ALIASES', 'TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES', 'PUBLISHED_CROP', 'Recipe', 'scaled_lr',
            'QuantSettings', 'compress', 'sample_scales', 'get_recipe', 'text_table', 'recipes_table', 'lr_per_epoch',
            'recipe_diff', 'complexity_table', 'complexity_text']
 
-# %% ../nbs/05_recipes.ipynb #e5a8abf4
-SOURCES = {
+# %% ../nbs/05_recipes.ipynb #3dbcc95e
+SEED_SOURCES = {
     'tv': "seeds/000_e2bc8b6f6f249f28.txt (torchvision classification README)",
     'ti': "seeds/001_24eac2ad054e798e.txt (edgeailite classification README)",
     'cam': "seeds/003_9868e7db16e818d9.txt (Cambricon vision_classification README)",
@@ -198,14 +198,14 @@ QUANT = {
     'qat': QuantSettings('qat', 'qnnpack', observer_epochs=4, bn_epochs=3, models=('mobilenet_v2',)),
 }
 
-# %% ../nbs/05_recipes.ipynb #6a54a821
+# %% ../nbs/05_recipes.ipynb #570e3305
 _SEED_NAMES = {'tv': 'torchvision', 'ti': 'edgeailite', 'cam': 'cambricon'}
 
 def _recipe(seed:str, model:str, section:str, base:dict, **kw) -> Recipe:
     "A recipe `seed/model` from the seed defaults `base` (field: (value, source)) and this recipe's `kw` from `section`."
     name = kw.pop('name', f"{_SEED_NAMES[seed]}/{model}")
     vals = {k: v for k, (v, _) in base.items()} | kw
-    srcs = {k: s for k, (_, s) in base.items()} | {k: f"{seed}: {section}" for k in kw}
+    srcs = {k: s for k, (_, s) in base.items()} | {k: f"{seed}: {section}" for k in ('model', *kw)}
     return Recipe(name=name, source=f"{seed}: {section}", model=model, sources=srcs, **vals)
 
 _TV = {k: (v, 'tv: parameters table') for k, v in dict(epochs=90, batch_size=32, lr=0.1, momentum=0.9, weight_decay=1e-4,
