@@ -16,8 +16,8 @@ from .schedules import Schedule
 # %% auto #0
 __all__ = ['SEED_SOURCES', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_SECONDS', 'DEMO_BUDGET', 'RECIPES', 'DEFAULT_RECIPE',
            'RECIPE_ALIASES', 'TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES', 'PUBLISHED_CROP', 'Recipe', 'scaled_lr',
-           'QuantSettings', 'compress', 'sample_scales', 'get_recipe', 'text_table', 'recipes_table', 'lr_per_epoch',
-           'recipe_diff', 'complexity_table', 'complexity_text']
+           'QuantSettings', 'compress', 'rates', 'sample_scales', 'get_recipe', 'text_table', 'recipes_table',
+           'lr_per_epoch', 'recipe_diff', 'complexity_table', 'complexity_text']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -278,12 +278,17 @@ def compress(r:Recipe, epochs:int) -> dict:
     if out['warmup_epochs'] >= epochs: out['warmup_epochs'] = epochs - 1
     return out
 
+def rates(r:Recipe) -> int:
+    "How many different rates `r`'s step or multistep schedule runs at (1 for the others)."
+    if r.sched == 'multistep': return len(r.lr_milestones) + 1
+    return r.epochs // r.lr_step_size if r.sched == 'step' and r.lr_step_size > 1 else 1
+
 def sample_scales(r:Recipe) -> dict:
     "The `demo` and `smoke` overrides of `r` on the built-in sample (see the rule above)."
     small = r.strides == 'auto' and r.dataset in ('cifar10', 'cifar100')
     crop = 16 if small else max(28, MIN_CROP.get(resolve_name(r.model), 0))
     key = f'{r.model}/16px' if small else r.model
-    epochs = min(18, max(3, round(DEMO_BUDGET / DEMO_SECONDS[key])))
+    epochs = min(18, max(3, round(DEMO_BUDGET / DEMO_SECONDS[key]), 2 * rates(r)))
     lr = scaled_lr(r, 64) if has_norm(r.model) else r.lr
     demo = dict(compress(r, epochs), dataset=None, batch_size=64, lr=lr, crop=crop, resize=round(crop / 0.875),
                 rand_scale=(0.35, 1.0), hflip=0.0)
