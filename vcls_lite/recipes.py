@@ -279,7 +279,7 @@ def compress(r:Recipe, epochs:int) -> dict:
     return out
 
 def rates(r:Recipe) -> int:
-    "How many different rates `r`'s step or multistep schedule runs at (1 for the others)."
+    "How many rates `r`'s multistep schedule, or the whole steps of its step schedule, run at (1 otherwise)."
     if r.sched == 'multistep': return len(r.lr_milestones) + 1
     return r.epochs // r.lr_step_size if r.sched == 'step' and r.lr_step_size > 1 else 1
 
