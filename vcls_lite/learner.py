@@ -36,7 +36,7 @@ __all__ = ['CKPT_FORMAT', 'RUN_FILES', 'top1', 'top5', 'ResumeProgress', 'VclsLe
            'ValidPreds', 'PrintLog', 'RunCSV', 'checkpoint_dict', 'load_checkpoint', 'restore', 'SaveRun',
            'run_metrics', 'Run', 'default_workers', 'holds_run', 'prepare_output_dir', 'recipe_norm', 'recipe_dls',
            'plot_curves', 'plot_lr', 'plot_confusion', 'plot_predictions', 'save_fig', 'write_report', 'versions',
-           'train', 'evaluate']
+           'start_weights', 'train', 'checkpoint_recipe', 'checkpoint_run', 'evaluate']
 
 # %% ../nbs/04_learner.ipynb #e40ba342
 def top1(inp, targ):
@@ -224,6 +224,7 @@ class Run:
     dataset: str = 'auto'           # folder, list, cifar10, cifar100, fake, sample or auto (`vcls_lite.data.SOURCES`)
     output_dir: str | None = None   # run folder; None = runs/<recipe>-<model>-<date>-<time>
     resume: str | None = None       # checkpoint.pth to continue from
+    weights: str | None = None      # checkpoint.pth whose weights a new run starts from [tv --weights; QAT needs one]
     start_epoch: int | None = None  # first epoch index to train; default 0, or the one after the resumed checkpoint's
     device: str = 'auto'            # auto, cpu, cuda, cuda:N or mps
     workers: int | None = None      # DataLoader worker processes; None = 0 on <= 2 cores, else half the cores (max 8)
@@ -345,13 +346,25 @@ def versions() -> dict:
     "Library versions, recorded in the config (as plain strings: `torch.__version__` is not one)."
     return {m.__name__: str(m.__version__) for m in (vcls_lite, torch, torchvision, fastai)}
 
-def train(recipe, run:Run|None=None, cbs=None) -> dict:
-    "Train `recipe` as `run` says; returns the final metrics, also written to `<output_dir>/metrics.json`."
+def start_weights(model, path, vocab) -> None:
+    "Load the weights of the checkpoint at `path` into `model` (the seed's `--weights`), checking classes and shapes."
+    ck = load_checkpoint(path)
+    if ck['vocab'] != list(vocab):
+        raise DataError(f"--weights {path} was trained on other classes ({len(ck['vocab'])} vs {len(vocab)} here); "
+                        "start from a checkpoint of the same dataset")
+    try: model.load_state_dict(ck['model'])
+    except RuntimeError as e:
+        raise RunDirError(f"--weights {path} holds a {ck['config']['recipe']['model']} whose weights do not fit this model "
+                          f"({str(e).splitlines()[0][:80]}); pass a checkpoint of the same model") from None
+
+def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
+    """Train `recipe` as `run` says; returns the final metrics, also written to `<output_dir>/metrics.json`.
+    `prepare(model) -> model` changes the model before training (`vcls_lite.quant` uses it for QAT)."""
     run = run or Run()
     recipe.check()
-    if recipe.quant:
-        raise ConfigError(f"{recipe.name} is a quantization-aware training recipe, which this version cannot train yet; "
-                          f"train the fp32 recipe torchvision/{recipe.model} instead")
+    if recipe.quant and prepare is None:
+        raise ConfigError(f"{recipe.name} is a quantization-aware training recipe; train it with `vcls train` "
+                          "or `vcls_lite.quant.train_qat`")
     ck = load_checkpoint(run.resume) if run.resume else None
     if ck and run.data_path is None and run.dataset == 'auto':   # resume on the checkpoint's data unless told otherwise
         run = dataclasses.replace(run, data_path=ck['config']['run']['data_path'], dataset=ck['config']['run']['dataset'])
@@ -360,7 +373,9 @@ def train(recipe, run:Run|None=None, cbs=None) -> dict:
     dls = recipe_dls(recipe, run, device)
     if ck and ck['vocab'] != list(dls.vocab):
         raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; resume on the same data")
-    model = build_model(recipe.model, len(dls.vocab), recipe.crop, recipe.strides)
+    model = build_model(recipe.model, len(dls.vocab), recipe.crop, recipe.strides, quantizable=bool(recipe.quant))
+    if run.weights and not ck: start_weights(model, run.weights, dls.vocab)
+    if prepare: model = prepare(model)
     out = prepare_output_dir(run, recipe)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
     config = {'recipe': recipe.to_dict(), 'run': asdict(run), 'data': {**info, 'skipped': len(dls.info['skipped'])},
@@ -390,14 +405,24 @@ def train(recipe, run:Run|None=None, cbs=None) -> dict:
     return metrics
 
 # %% ../nbs/04_learner.ipynb #6d4289b8
+def checkpoint_recipe(cfg:dict, batch_size:int|None=None) -> SimpleNamespace:
+    "The recipe saved in a checkpoint's config, for evaluation (no schedule), at `batch_size` if given."
+    return SimpleNamespace(**{**cfg['recipe'], 'batch_size': batch_size or cfg['recipe']['batch_size'],
+                              'schedule': lambda: Schedule('constant', 1.0, 1), 'sched_on': 'epoch'})
+
+def checkpoint_run(cfg:dict, **run_kw) -> Run:
+    "The run options to evaluate a checkpoint: its own data unless `run_kw` name other data."
+    if 'data_path' in run_kw and 'dataset' not in run_kw: run_kw['dataset'] = 'auto'
+    return Run(**{'data_path': cfg['run']['data_path'], 'dataset': cfg['run']['dataset'], **run_kw})
+
 def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
     "top-1, top-5 and loss of the model in `checkpoint` on a validation split: the checkpoint's data unless `run_kw` say otherwise."
     ck = load_checkpoint(checkpoint)
     cfg = ck['config']
-    recipe = SimpleNamespace(**{**cfg['recipe'], 'batch_size': batch_size or cfg['recipe']['batch_size'],
-                                'schedule': lambda: Schedule('constant', 1.0, 1), 'sched_on': 'epoch'})   # no training here
-    if 'data_path' in run_kw and 'dataset' not in run_kw: run_kw['dataset'] = 'auto'
-    run = Run(**{'data_path': cfg['run']['data_path'], 'dataset': cfg['run']['dataset'], **run_kw})
+    if cfg['recipe'].get('quant'):
+        raise ConfigError(f"{checkpoint} is a quantization-aware training checkpoint; evaluate its int8 model with "
+                          f"`vcls eval --int8 {Path(checkpoint).parent/'int8_model.pt'}`")
+    recipe, run = checkpoint_recipe(cfg, batch_size), checkpoint_run(cfg, **run_kw)
     device = get_device(run.device)
     dls = recipe_dls(recipe, run, device, valid_only=True)
     if list(dls.vocab) != ck['vocab']:

@@ -5,6 +5,7 @@
 # %% ../nbs/02_models.ipynb #eff03034
 from __future__ import annotations
 import functools, warnings
+from functools import partial
 
 import torch
 from torch import nn
@@ -16,9 +17,9 @@ from torchvision.ops.misc import Conv2dNormActivation
 from .core import ConfigError, ModelError, did_you_mean
 
 # %% auto #0
-__all__ = ['ALIASES', 'BUILDERS', 'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name', 'small_input_strides',
-           'stride_points', 'set_strides', 'complexity', 'parse_strides', 'build_model', 'published',
-           'model_complexity', 'has_norm']
+__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name',
+           'small_input_strides', 'stride_points', 'set_strides', 'complexity', 'parse_strides', 'build_model',
+           'published', 'model_complexity', 'has_norm']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -141,11 +142,16 @@ def parse_strides(strides) -> tuple|str|None:
         raise ConfigError(f"strides must be five values of 1 or 2 (like 1,1,2,2,2), got {strides!r}")
     return vals
 
-def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None) -> nn.Module:
-    "A from-scratch model called `name` for `num_classes`, with `strides` (None, 'auto' or five ints), checked at `crop` px."
+QUANTIZABLE = tuple(n.removeprefix('quantized_') for n in tvm.list_models(module=tvm.quantization))   # torchvision's eager-mode quantizable architectures
+
+def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None, quantizable:bool=False) -> nn.Module:
+    """A from-scratch model called `name` for `num_classes`, with `strides` (None, 'auto' or five ints), checked at `crop` px.
+    `quantizable=True` builds torchvision's quantizable twin where one exists (same weights, plus quant stubs)."""
     key, strides = resolve_name(name), parse_strides(strides)
-    model = BUILDERS[key](num_classes) if key in BUILDERS else tvm.get_model(key, weights=None, num_classes=num_classes,
-                                                                               **_extra_kwargs(key, crop))
+    if key in BUILDERS: model = BUILDERS[key](num_classes)
+    else:
+        build = tvm.quantization.__dict__[key] if quantizable and key in QUANTIZABLE else partial(tvm.get_model, key)
+        model = build(weights=None, num_classes=num_classes, **_extra_kwargs(key, crop))
     if strides == 'auto':
         strides = small_input_strides(crop)
         if strides:
