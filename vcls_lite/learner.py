@@ -375,13 +375,14 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
         raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; resume on the same data")
     model = build_model(recipe.model, len(dls.vocab), recipe.crop, recipe.strides, quantizable=bool(recipe.quant))
     if run.weights and not ck: start_weights(model, run.weights, dls.vocab)
+    cx = complexity(model, recipe.crop)   # before `prepare`: a QAT model's observers would record the counting pass
     if prepare: model = prepare(model)
     out = prepare_output_dir(run, recipe)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
     config = {'recipe': recipe.to_dict(), 'run': asdict(run), 'data': {**info, 'skipped': len(dls.info['skipped'])},
               'versions': versions()}
     extra = {'recipe': recipe.name, 'model': recipe.model, 'scale': run.scale, 'epochs': recipe.epochs,
-             'device': str(device), **complexity(model, recipe.crop), 'n_train': info['n_train'],
+             'device': str(device), **cx, 'n_train': info['n_train'],
              'n_valid': info['n_valid'], 'classes': info['classes'], 'skipped_images': len(dls.info['skipped'])}
     stats, preds = RunStats(ck['history'], ck['smooth_loss']) if ck else RunStats(), ValidPreds()
     learn = make_learner(recipe, dls, model, path=out, cbs=[stats, preds, SaveRun(out, config, stats, extra),
