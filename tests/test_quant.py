@@ -31,10 +31,7 @@ RECIPE_MODELS = sorted({r.model for r in RECIPES.values()})
 @pytest.mark.parametrize('name', RECIPE_MODELS)
 def test_every_recipe_model_quantizes(name):
     "PTQ of every model a recipe names: eager for torchvision's quantizable twins, FX for the rest; int8 follows fp32."
-    crop = max(32, MIN_CROP.get(name, 32))
-    # At 32 px a random-init ShuffleNet's int8 `x.mean([2, 3])` on its 1x1 map fails inside torch 2.14 ("required rank 4
-    # tensor to use channels_last format"; not reproduced on a standalone tensor); 64 px works.
-    if name.startswith('shufflenet'): crop = 64
+    crop = max(32, MIN_CROP.get(name, 32))   # 32 px: ShuffleNet's 1x1 last map, which needs `quant.NCHW`
     fp = build_model(name, 10, crop, quantizable=True).eval()
     x = torch.randn(2, 3, crop, crop)
     p = prepare_model(fp, name, example=x[:1])
@@ -133,3 +130,12 @@ def test_bad_quant_input(runs, vcls, folder, tmp_path, args, msg):
     before = sorted(p.name for p in runs.rglob('*'))
     bad(vcls(*args), msg)
     assert sorted(p.name for p in runs.rglob('*')) == before
+
+
+def test_quantize_pt2e(runs, vcls, tmp_path):
+    "The torchao PT2E option: same int8 accuracy as the eager path within noise, reported beside it."
+    pytest.importorskip('torchao', reason='the PT2E option needs torchao (a dev requirement)')
+    rep = json.loads(ok(vcls('quantize', '--checkpoint', runs/'r18/checkpoint.pth', '--calib-batches', '2', '--iters', '2',
+                             '--output-dir', tmp_path/'q', '--pt2e', '--json')))
+    assert {'top1', 'top5', 'throughput', 'latency_ms', 'speedup'} <= set(rep['pt2e'])
+    assert abs(rep['pt2e']['top1'] - rep['int8_top1']) < 0.05

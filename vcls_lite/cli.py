@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument('--output-dir', metavar='DIR', help='where to write the int8 model and report (default: int8_<backend>/ beside the checkpoint)')
     q.add_argument(*_flags('--speed-size'), dest='speed_size', type=int, metavar='PX', help="image size for the speed test (default: the run's crop)")
     q.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per speed figure (default 10)')
+    q.add_argument('--pt2e', action='store_true', help="also quantize with torchao's PT2E flow and report it (needs torchao)")
     q.add_argument('--json', action='store_true', help='print the report as JSON')
     q.set_defaults(func=cmd_quantize)
 
@@ -261,10 +262,12 @@ def cmd_quantize(args) -> int:
         if v < 1: raise ConfigError(f"--{flag} must be at least 1, got {v}")
     kw = _run_kw(args)
     rep = quantize_checkpoint(args.checkpoint, kw.get('data_path'), kw.get('dataset'), args.backend, args.calib_batches,
-                              args.batch_size, args.output_dir, args.model, args.speed_size, args.iters)
+                              args.batch_size, args.output_dir, args.model, args.speed_size, args.iters, args.pt2e)
     if args.json: print(json.dumps(rep, indent=2)); return 0
     print(text_table(report_rows([rep]), ('model', 'path', 'top1 fp32', 'top1 int8', 'Δ', 'top5 fp32', 'top5 int8', 'MB fp32',
                                           'MB int8', 'ms fp32', 'ms int8', 'img/s fp32', 'img/s int8', 'speedup')))
+    if 'pt2e' in rep: print(f"torchao PT2E int8 (compiled): top1 {100 * rep['pt2e']['top1']:.1f}%, "
+                            f"{rep['pt2e']['throughput']:.0f} images/s, {rep['pt2e']['speedup']:.2f}x fp32")
     print(f"int8 model and report: {rep['output_dir']}")
     return 0
 
