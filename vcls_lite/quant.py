@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_quant.ipynb #a81a9e26
 from __future__ import annotations
-import contextlib, copy, io, json, re, sys, time, warnings, zipfile
+import contextlib, copy, io, json, logging, re, sys, time, warnings, zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -28,7 +28,7 @@ __all__ = ['AO_WARNINGS', 'META', 'SPEED_FORMS', 'REPORT_HEADER', 'quiet', 'engi
            'prepare_model', 'convert_model', 'calibrate', 'evaluate_model', 'model_size_mb', 'measure_speed',
            'save_int8', 'int8_meta', 'load_int8', 'compare_speed', 'quantize_checkpoint', 'report_rows',
            'markdown_table', 'plot_quant', 'write_quant_report', 'evaluate_int8', 'published_int8', 'QAT', 'train_qat',
-           'pt2e_int8']
+           'quiet_logs', 'pt2e_int8']
 
 # %% ../nbs/06_quant.ipynb #71ced236
 AO_WARNINGS = ('torch.ao.quantization is deprecated', 'Please use quant_min and quant_max',
@@ -383,17 +383,30 @@ def train_qat(recipe, run:Run, backend:str='x86', cbs=None, observer_epochs:int=
     return {**m, 'quant': rep}
 
 # %% ../nbs/06_quant.ipynb #1f550d99
+@contextlib.contextmanager
+def quiet_logs():
+    "Hide the notices torchao's import and Inductor's int8 lowering print (log lines and a copy-construct warning)."
+    names = ('torch.utils._pytree', 'torch.utils.cpp_extension')
+    old = [logging.getLogger(n).level for n in names]
+    for n in names: logging.getLogger(n).setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='To copy construct from a tensor', module='torch._inductor')
+            yield
+    finally:
+        for n, lvl in zip(names, old): logging.getLogger(n).setLevel(lvl)
+
 def pt2e_int8(model:nn.Module, dl, n_batches:int, size:int) -> nn.Module:
     "torchao PT2E int8 of fp32 `model` (strict export, `X86InductorQuantizer`, calibrated on `n_batches` of `dl`), compiled."
     try:
-        from torchao.quantization.pt2e import allow_exported_model_train_eval
+        with quiet_logs(): from torchao.quantization.pt2e import allow_exported_model_train_eval
         from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, convert_pt2e
         from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (X86InductorQuantizer,
                                                                                get_default_x86_inductor_quantization_config)
     except ImportError: raise ConfigError("the PT2E path needs torchao: pip install torchao") from None
     import torch._inductor.config as inductor_config
     example = (torch.zeros(2, 3, size, size),)
-    with quiet(), torch.no_grad():
+    with quiet(), quiet_logs(), torch.no_grad():
         batch = ({0: torch.export.Dim('batch', min=1, max=65536)},)   # any batch size, one compiled graph
         exported = torch.export.export(copy.deepcopy(model).cpu().eval(), example, dynamic_shapes=batch, strict=True).module()
         quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config())
