@@ -102,7 +102,7 @@ def test_complexity(vcls):
     (['train', '--lr-scheduler', 'cosin', '--dry-run'], ["unknown schedule 'cosin'"]),
     (['train', '--lr-scheduler', 'onecycle', '--warmup-epochs', '2', '--dry-run'], ['one-cycle warms up by itself']),
     (['train', '--opt', 'adam', '--dry-run'], ['every seed recipe uses sgd']),
-    (['train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke'], ['quantization-aware training']),
+    (['train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke'], ['fine-tunes a trained fp32 model', '--weights']),
     (['complexity', '--model', 'resnet19'], ['did you mean resnet18']),
     (['complexity', '--model', 'alexnet', '--size', '32'], ['cannot take a 32 px input']),
     (['complexity', '--model', 'alexnet', '--size', '0'], ['--size must be positive']),
