@@ -4,16 +4,18 @@
 
 # %% ../nbs/01_data.ipynb #5f63e3d2
 from __future__ import annotations
-import os, pickle, shutil, sys
+import hashlib, json, os, pickle, shutil, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torchvision import datasets as tvd
 from torchvision.datasets.folder import IMG_EXTENSIONS
+from torchvision.ops import roi_align
 from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
@@ -23,10 +25,11 @@ from fastprogress.fastprogress import progress_bar
 from .core import BadImageError, DataError, cache_dir, did_you_mean, save_json
 
 # %% auto #0
-__all__ = ['CIFARS', 'FAKE', 'SOURCES', 'SOURCE_ALIASES', 'pil_to_uint8', 'load_rgb', 'check_images', 'ImageFiles', 'ImageArray',
-           'valid_dir', 'folder_items', 'write_image_folder', 'list_items', 'cifar_arrays', 'write_cifar10',
-           'fake_arrays', 'split_idxs', 'sample_data', 'detect_source', 'train_tfms', 'eval_tfms', 'Normalize',
-           'TrainLoader', 'get_datasets', 'get_dls', 'show_images']
+__all__ = ['CIFARS', 'FAKE', 'SOURCES', 'SOURCE_ALIASES', 'CACHE_VERSION', 'pil_to_uint8', 'load_rgb', 'check_images',
+           'ImageFiles', 'ImageArray', 'valid_dir', 'folder_items', 'write_image_folder', 'list_items', 'cifar_arrays',
+           'write_cifar10', 'fake_arrays', 'split_idxs', 'sample_data', 'detect_source', 'train_tfms', 'eval_tfms',
+           'Normalize', 'TrainLoader', 'cache_key', 'cache_shape', 'fit_image', 'image_cache', 'BatchCrop',
+           'BatchImages', 'BatchLoader', 'BatchPipe', 'get_datasets', 'get_dls', 'show_images']
 
 # %% ../nbs/01_data.ipynb #4b75a3a7
 def pil_to_uint8(im:Image.Image) -> torch.Tensor:
@@ -326,12 +329,161 @@ class TrainLoader(DataLoader):
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, **{'max_batches': self.max_batches, **kwargs})
 
+# %% ../nbs/01_data.ipynb #e55343e4
+CACHE_VERSION = 1   # bump when the stored format changes
+
+def cache_key(files:list, side:int) -> str:
+    "A hash of every file's path, size and modification time, and `side`: it changes when any image changes."
+    h = hashlib.sha1(f'vcls-image-cache/{CACHE_VERSION}/{side}'.encode())
+    for f in files:
+        st = os.stat(f)
+        h.update(f'{f}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
+    return h.hexdigest()[:24]
+
+def cache_shape(files:list, side:int) -> tuple[int, int]:
+    "`(height, width)` of the cached images: the common size when all share one with short side <= `side`, else `side` square."
+    sizes = set()
+    for f in files:
+        try:
+            with Image.open(f) as im: sizes.add(im.size)   # reads the header only
+        except Exception: continue                          # unreadable: decoding will report it
+        if len(sizes) > 1: return side, side
+    if len(sizes) == 1 and min(next(iter(sizes))) <= side: return next(iter(sizes))[::-1]
+    return side, side
+
+def fit_image(x:torch.Tensor, hw:tuple) -> torch.Tensor:
+    "uint8 CHW `x` as size `hw`: unchanged if it has that size, else short side resized to `min(hw)`, center kept."
+    if tuple(x.shape[1:]) == tuple(hw): return x
+    return v2.functional.center_crop(v2.functional.resize(x, min(hw), antialias=True), list(hw))
+
+# %% ../nbs/01_data.ipynb #13c0afc4
+def _decode_into(out:np.ndarray, i:int, f, hw) -> str|None:
+    "Decode file `f` into row `i` of `out`; the reason it failed, or None."
+    try: out[i] = fit_image(load_rgb(f), hw).numpy()
+    except BadImageError as e: return str(e).split(': ', 1)[1].split('; replace')[0]
+    return None
+
+def image_cache(files:list, side:int, skip_bad_images:bool=False, folder=None, desc:str='decoding images'):
+    "`(images, rows, bad)`: `files` decoded once into a memory-mapped uint8 NCHW array (see above); None if it would not fit."
+    files, folder = [str(f) for f in files], Path(folder or cache_dir()/'images')
+    key = cache_key(files, side)
+    arr_p, meta_p = folder/f'{key}.npy', folder/f'{key}.json'
+    if arr_p.exists() and meta_p.exists():
+        meta = json.loads(meta_p.read_text())
+    else:
+        hw = cache_shape(files, side)
+        folder.mkdir(parents=True, exist_ok=True)
+        if len(files) * 3 * hw[0] * hw[1] > shutil.disk_usage(folder).free // 2: return None
+        tmp = folder/f'.{key}.{os.getpid()}.npy'
+        try:
+            out = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(len(files), 3, *hw))
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+                it = ex.map(lambda i: _decode_into(out, i, files[i], hw), range(len(files)))
+                if len(files) > 2000 and (IN_NOTEBOOK or sys.stdout.isatty()):
+                    it = progress_bar(it, total=len(files), leave=False); it.comment = desc
+                reasons = list(it)
+            out.flush(); del out
+            os.replace(tmp, arr_p)
+        finally: tmp.unlink(missing_ok=True)
+        meta = {'files': len(files), 'shape': [3, *hw], 'side': side,
+                'bad': [[i, r] for i, r in enumerate(reasons) if r is not None]}
+        save_json(meta_p, meta)
+    bad = [(files[i], r) for i, r in meta['bad']]
+    if bad and not skip_bad_images:
+        (f, r), more = bad[0], (f" ({len(bad)} bad files in all)" if len(bad) > 1 else '')
+        raise BadImageError(f"{f}: {r}{more}; replace or delete it, or pass --skip-bad-images to skip bad files")
+    skip = {i for i, _ in meta['bad']}
+    return np.load(arr_p, mmap_mode='r'), np.array([i for i in range(len(files)) if i not in skip], dtype=np.int64), bad
+
+# %% ../nbs/01_data.ipynb #ece4b34a
+class BatchCrop:
+    "Batch preprocessing of uint8 NCHW images into float 0-255: random resized crop and flip (`rand_scale` given), else resize and center crop."
+    def __init__(self, crop:int, resize:int|None=None, rand_scale=None, hflip:float=0.0, ratio=(3 / 4, 4 / 3)):
+        self.crop, self.resize, self.rand_scale, self.hflip, self.ratio = crop, resize or crop, rand_scale, hflip, ratio
+
+    def boxes(self, n:int, h:int, w:int) -> torch.Tensor:
+        "`(n, 4)` crop boxes `(top, left, height, width)`, drawn as torchvision's `RandomResizedCrop.get_params` draws them."
+        lo, hi = self.rand_scale
+        area = h * w * torch.empty(n, 10).uniform_(lo, hi)
+        logr = torch.log(torch.tensor(self.ratio))
+        aspect = torch.exp(torch.empty(n, 10).uniform_(logr[0].item(), logr[1].item()))
+        cw, ch = torch.sqrt(area * aspect).round(), torch.sqrt(area / aspect).round()
+        ok = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
+        first = ok.int().argmax(1, keepdim=True)
+        cw, ch = cw.gather(1, first)[:, 0], ch.gather(1, first)[:, 0]
+        r = w / h   # the fallback when no try fits: the largest centered crop within the ratio range
+        fw, fh = (w, round(w / self.ratio[0])) if r < self.ratio[0] else (round(h * self.ratio[1]), h) if r > self.ratio[1] else (w, h)
+        hit = ok.any(1)
+        cw, ch = torch.where(hit, cw, float(fw)), torch.where(hit, ch, float(fh))
+        top = torch.where(hit, (torch.rand(n) * (h - ch + 1)).floor(), float((h - fh) // 2))
+        left = torch.where(hit, (torch.rand(n) * (w - cw + 1)).floor(), float((w - fw) // 2))
+        return torch.stack([top, left, ch, cw], 1)
+
+    def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        if self.rand_scale is None: return self._eval(x)
+        t, l, bh, bw = self.boxes(n, h, w).to(x.device).unbind(1)
+        rois = torch.stack([torch.arange(n, device=x.device, dtype=torch.float), l, t, l + bw, t + bh], 1)
+        out = roi_align(x.float(), rois, self.crop, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+        if self.hflip:
+            flip = (torch.rand(n) < self.hflip).to(x.device).view(-1, 1, 1, 1)
+            out = torch.where(flip, out.flip(-1), out)
+        return out
+
+    def _eval(self, x):
+        h, w = x.shape[-2:]
+        s = self.resize / min(h, w)
+        size = (self.resize, max(self.resize, round(w * s))) if h <= w else (max(self.resize, round(h * s)), self.resize)
+        x = x.float() if (h, w) == size else F.interpolate(x.float(), size=size, mode='bilinear', antialias=True, align_corners=False)
+        return v2.functional.center_crop(x, [self.crop, self.crop])
+
+    def __repr__(self):
+        return (f"BatchCrop(crop={self.crop}, rand_scale={self.rand_scale}, hflip={self.hflip})" if self.rand_scale
+                else f"BatchCrop(resize={self.resize}, crop={self.crop})")
+
+# %% ../nbs/01_data.ipynb #7ed3a0f5
+class BatchImages(torch.utils.data.Dataset):
+    "uint8 NCHW `images` (in memory or memory-mapped) with labels; item `i` is row `rows[i]` (all rows if `rows` is None)."
+    def __init__(self, images, labels:list, vocab:list, rows=None, tfm=None):
+        self.images, self.labels, self.vocab, self.tfm = images, list(labels), list(vocab), tfm
+        self.rows, self.targets = rows, np.asarray(self.labels, dtype=np.int64)
+        if rows is not None and len(rows) != len(self.labels): raise ValueError('one label per row')
+    def __len__(self): return len(self.labels)
+    def batch(self, idxs) -> tuple[torch.Tensor, torch.Tensor]:
+        "Images and labels of the items `idxs`, each in one array read."
+        idxs = np.asarray(idxs, dtype=np.int64)
+        x = self.images[idxs if self.rows is None else self.rows[idxs]]
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.targets[idxs])
+    def __getitem__(self, i):
+        x = self.batch([i])[0][0]
+        return (self.tfm(x) if self.tfm else x), self.labels[i]
+
+class BatchLoader(TrainLoader):
+    "`TrainLoader` over `BatchImages`: each batch is one read of the array (no per-item collation, no workers)."
+    def __init__(self, dataset=None, **kwargs): super().__init__(dataset, **{**kwargs, 'num_workers': 0})
+    def create_item(self, s): return s
+    def create_batch(self, b): return self.dataset.batch(b)
+    def retain(self, res, b): return res
+
+class BatchPipe:
+    "fastai `after_batch`: `crop` (a `BatchCrop`) then `norm`; `decode` undoes `norm`."
+    def __init__(self, crop:BatchCrop, norm:Normalize): self.crop, self.norm = crop, norm
+    def __call__(self, b): return (self.norm.encode(self.crop(b[0])), *b[1:])
+    def decode(self, x): return self.norm.decode(x)
+    def __repr__(self): return f"BatchPipe({self.crop}, {self.norm})"
+
 # %% ../nbs/01_data.ipynb #2bacf7ab
+def _array_dataset(images:np.ndarray, labels, vocab, tfm, batched:bool):
+    "uint8 NHWC `images` as `BatchImages` (NCHW, one copy) or as per-item `ImageArray`."
+    if batched: return BatchImages(np.ascontiguousarray(images.transpose(0, 3, 1, 2)), labels, vocab)
+    return ImageArray(images, labels, vocab, tfm)
+
 def get_datasets(path=None, source:str='auto', train_tfm=None, eval_tfm=None, skip_bad_images:bool=False,
-                 download:bool=True, valid_only:bool=False) -> tuple:
-    "`(train_ds, valid_ds, info)` for the data at `path` (`train_ds` is None if `valid_only`); `info` says what was read."
+                 download:bool=True, valid_only:bool=False, cache_side:int|None=None) -> tuple:
+    """`(train_ds, valid_ds, info)` for the data at `path` (`train_ds` is None if `valid_only`); `info` says what was read.
+    With `cache_side` the datasets are `BatchImages` (image files through `image_cache`), else per-item datasets with the tfms."""
     source = detect_source(path, source)
-    info = {'source': source, 'path': str(path) if path else None, 'skipped': []}
+    info = {'source': source, 'path': str(path) if path else None, 'skipped': [], 'cache': None}
     splits = ('valid',) if valid_only else ('train', 'valid')
     tfms = {'train': train_tfm, 'valid': eval_tfm}
     if source in ('folder', 'list', 'sample'):
@@ -340,31 +492,44 @@ def get_datasets(path=None, source:str='auto', train_tfm=None, eval_tfm=None, sk
         dss = {}
         for split in splits:
             files, labels = items[split]
-            good, bad = check_images(files, skip_bad_images, desc=f'checking {split} images')
-            if bad:
-                keep = set(good); labels = [y for f, y in zip(files, labels) if f in keep]
-                info['skipped'] += [str(f) for f, _ in bad]
-                if not good: raise DataError(f"no usable images left in the {split} split of {path}")
-            dss[split] = ImageFiles(good, labels, vocab, tfms[split])
+            cached = image_cache(files, cache_side, skip_bad_images, desc=f'decoding {split} images') if cache_side else None
+            if cache_side and cached is None:
+                print(f"vcls: not enough free disk space to cache the {split} images; reading the files every epoch", file=sys.stderr)
+            if cached:
+                images, rows, bad = cached
+                dss[split] = BatchImages(images, [labels[i] for i in rows], vocab, rows)
+                info['cache'] = str(cache_dir()/'images')
+            else:
+                good, bad = check_images(files, skip_bad_images, desc=f'checking {split} images')
+                keep = set(good)
+                dss[split] = ImageFiles(good, [y for f, y in zip(files, labels) if f in keep], vocab, tfms[split])
+            info['skipped'] += [str(f) for f, _ in bad]
+            if not len(dss[split]): raise DataError(f"no usable images left in the {split} split of {path}")
         missing = [] if valid_only else sorted(set(range(len(vocab))) - set(dss['train'].labels))
         if missing: raise DataError(f"classes {[vocab[i] for i in missing[:5]]} have no usable training images in {path}; "
                                     "add images for them or remove those classes")
     else:
         items, vocab = cifar_arrays(path or cache_dir()/'cifar', source, download) if source in CIFARS else fake_arrays()
-        dss = {split: ImageArray(*items[split], vocab, tfms[split]) for split in splits}
+        dss = {split: _array_dataset(*items[split], vocab, tfms[split], bool(cache_side)) for split in splits}
+        if cache_side: info['cache'] = 'memory'
     return dss.get('train'), dss['valid'], info
 
 # %% ../nbs/01_data.ipynb #bc3828f7
 def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_scale=(0.08, 1.0), hflip:float=0.5,
             norm:Normalize|None=None, bs:int=32, valid_bs:int|None=None, workers:int=0, device=None,
             max_batches:int|None=None, valid_batches:int|None=None, skip_bad_images:bool=False, download:bool=True,
-            valid_only:bool=False) -> DataLoaders:
-    "fastai `DataLoaders` for the data at `path` with the seeds' presets; `dls.info` says what was read."
+            valid_only:bool=False, cache:bool=True) -> DataLoaders:
+    """fastai `DataLoaders` for the data at `path` with the seeds' presets; `dls.info` says what was read.
+    `cache`: decode once and augment whole batches (`image_cache`, `BatchCrop`); else per image, with `workers` processes."""
+    norm = norm or Normalize()
     trn, val, info = get_datasets(path, source, train_tfms(crop, rand_scale, hflip), eval_tfms(resize, crop),
-                                  skip_bad_images, download, valid_only)
-    kw = dict(num_workers=workers, device=device, after_batch=norm or Normalize())
-    vdl = TrainLoader(val, bs=valid_bs or 2 * bs, shuffle=False, max_batches=valid_batches, **kw)
-    tdl = vdl if valid_only else TrainLoader(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs, max_batches=max_batches, **kw)
+                                  skip_bad_images, download, valid_only, cache_side=max(resize, crop) if cache else None)
+    if isinstance(val, BatchImages):
+        cls, tkw = BatchLoader, dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize, rand_scale, hflip), norm))
+        vkw = dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize), norm))
+    else: cls, tkw = TrainLoader, dict(num_workers=workers, device=device, after_batch=norm); vkw = tkw
+    vdl = cls(val, bs=valid_bs or 2 * bs, shuffle=False, max_batches=valid_batches, **vkw)
+    tdl = vdl if valid_only else cls(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs, max_batches=max_batches, **tkw)
     dls = DataLoaders(tdl, vdl, device=device)
     dls.info = {**info, 'n_train': len(trn) if trn else 0, 'n_valid': len(val), 'classes': len(val.vocab)}
     return dls

@@ -12,14 +12,14 @@ from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
 import torchvision, fastai
 from torch.amp import GradScaler
-from fastai.callback.core import Callback, CancelEpochException
+from fastai.callback.core import Callback, CancelEpochException, event
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.interpret import ClassificationInterpretation
 from fastai.learner import Learner, Recorder
-from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import find_bs, set_seed
@@ -32,11 +32,12 @@ from .models import build_model, complexity
 from .schedules import LRSchedule, Schedule
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'RUN_FILES', 'top1', 'top5', 'ResumeProgress', 'VclsLearner', 'CPUAutocast', 'make_learner', 'RunStats',
-           'ValidPreds', 'PrintLog', 'RunCSV', 'checkpoint_dict', 'load_checkpoint', 'restore', 'SaveRun',
-           'run_metrics', 'Run', 'default_workers', 'holds_run', 'prepare_output_dir', 'recipe_norm', 'recipe_dls',
-           'plot_curves', 'plot_lr', 'plot_confusion', 'plot_predictions', 'save_fig', 'write_report', 'versions',
-           'start_weights', 'train', 'checkpoint_recipe', 'checkpoint_run', 'evaluate']
+__all__ = ['CKPT_FORMAT', 'RUN_FILES', 'top1', 'top5', 'ResumeProgress', 'VclsLearner', 'CPUAutocast', 'CrossEntropy',
+           'make_learner', 'RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'checkpoint_dict', 'load_checkpoint',
+           'restore', 'SaveRun', 'run_metrics', 'Run', 'use_channels_last', 'default_workers', 'holds_run',
+           'prepare_output_dir', 'recipe_norm', 'recipe_dls', 'plot_curves', 'plot_lr', 'plot_confusion',
+           'plot_predictions', 'save_fig', 'write_report', 'versions', 'start_weights', 'train', 'checkpoint_recipe',
+           'checkpoint_run', 'evaluate']
 
 # %% ../nbs/04_learner.ipynb #e40ba342
 def top1(inp, targ):
@@ -56,13 +57,39 @@ class ResumeProgress(ProgressCallback):
         if getattr(self, 'mbar', False): self.mbar.main_bar.total = self.n_epoch - self.learn.first_epoch
     def before_epoch(self):
         if getattr(self, 'mbar', False): self.mbar.update(self.epoch - self.learn.first_epoch)
+    def after_batch(self):
+        "fastai's, reading the smoothed loss only when the bar redraws: on a GPU each read waits for the device."
+        pb, v = self.pbar, self.iter + 1
+        if pb.last_v is None or v <= pb.first_its or v >= pb.last_v + pb.wait_for or (pb.total and v >= pb.total):
+            pb.comment = f'{self.smooth_loss.item():.4f}'
+        pb.update(v)
+
+def _handles(cb, event_name:str) -> bool:
+    "Whether callback `cb` has a method for `event_name` (fastai calls every callback on every event)."
+    return callable(getattr(type(cb), event_name, None)) or event_name in vars(cb)
 
 class VclsLearner(Learner):
     "fastai's `Learner` whose epoch loop starts at `first_epoch` (a resume logs no rows for the skipped epochs)."
     first_epoch = 0
     def __init__(self, *args, **kwargs):
+        self._dispatch = {}
         super().__init__(*args, **kwargs)
         if hasattr(self, 'progress'): self.remove_cb(self.progress); self.add_cb(ResumeProgress())
+
+    def __call__(self, event_name):
+        "Run the callbacks for one event name or a list of them (fastai builds an `L` for each call)."
+        for e in ([event_name] if isinstance(event_name, str) else event_name): self._call_one(e)
+
+    def _call_one(self, event_name):
+        "fastai's event dispatch, calling only the callbacks that handle `event_name`; the list is kept per set of callbacks."
+        key = (event_name, *map(id, self.cbs))
+        cbs = self._dispatch.get(key)
+        if cbs is None:
+            if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
+            if len(self._dispatch) > 256: self._dispatch.clear()
+            cbs = self._dispatch[key] = [cb for cb in self.cbs.sorted('order')   # every one at after_fit: it resets `run`
+                                         if event_name == 'after_fit' or _handles(cb, event_name)]
+        for cb in cbs: cb(event_name)
 
     def _do_fit(self):
         for epoch in range(self.first_epoch, self.n_epoch):
@@ -75,11 +102,16 @@ class CPUAutocast(MixedPrecision):
     def before_fit(self):   # the parent's, with 'cpu' for 'cuda'
         self.autocast, self.learn.scaler, self.scales = torch.autocast('cpu', dtype=torch.bfloat16), GradScaler('cpu', enabled=False), []
 
+class CrossEntropy(torch.nn.CrossEntropyLoss):
+    "torch's cross-entropy with fastai's `activation`/`decodes` hooks; unlike fastai's loss classes it returns a plain tensor."
+    def activation(self, x): return F.softmax(x, dim=-1)
+    def decodes(self, x): return x.argmax(dim=-1)
+
 def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
     "A fastai learner for `recipe`: torch SGD with momentum and weight decay, the recipe's schedule, cross-entropy, top-1/5."
     opt_func = partial(OptimWrapper, opt=torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     sched = LRSchedule(recipe.schedule(), on=recipe.sched_on)
-    learn = VclsLearner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=opt_func, lr=recipe.lr,
+    learn = VclsLearner(dls, model, loss_func=CrossEntropy(), opt_func=opt_func, lr=recipe.lr,
                         metrics=[top1, top5], path=path, wd_bn_bias=True, cbs=[sched, *(cbs or [])])
     if recipe.amp:
         dev = getattr(dls, 'device', None)
@@ -231,7 +263,14 @@ class Run:
     seed: int = 1                   # seeds python, numpy and torch [ti rand_seed=1, cam --seed 1; tv sets none]
     print_freq: int = 0             # a text line every N batches instead of progress bars; 0 = progress bars
     skip_bad_images: bool = False   # drop and count unreadable images instead of stopping
+    cache: bool = True              # decode the images once and augment whole batches (`vcls_lite.data.image_cache`)
+    channels_last: bool | None = None   # model memory format; None = on CUDA, and on a CPU for crops >= 64 px (faster here)
     scale: str = 'full'             # the recipe scale (recorded for the reader)
+
+def use_channels_last(run:Run, crop:int, device) -> bool:
+    "Whether to train in channels_last: `run.channels_last`, else on CUDA and for crops of 64 px and more (`vcls bench scaling`)."
+    if run.channels_last is not None: return run.channels_last
+    return torch.device(device).type == 'cuda' or crop >= 64
 
 def default_workers() -> int:
     "0 on a machine with two cores or fewer (workers would take cores from the model), else half the cores, at most 8."
@@ -278,7 +317,7 @@ def recipe_dls(recipe, run:Run, device=None, valid_only:bool=False):
                    hflip=recipe.hflip, norm=recipe_norm(recipe), bs=recipe.batch_size, device=device,
                    workers=default_workers() if run.workers is None else run.workers, max_batches=recipe.iters,
                    valid_batches=getattr(recipe, 'eval_iters', None),
-                   skip_bad_images=run.skip_bad_images, valid_only=valid_only)
+                   skip_bad_images=run.skip_bad_images, valid_only=valid_only, cache=run.cache)
 
 # %% ../nbs/04_learner.ipynb #595c8dc0
 def plot_curves(history:list):
@@ -377,6 +416,7 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
     if run.weights and not ck: start_weights(model, run.weights, dls.vocab)
     cx = complexity(model, recipe.crop)   # before `prepare`: a QAT model's observers would record the counting pass
     if prepare: model = prepare(model)
+    elif use_channels_last(run, recipe.crop, device): model = model.to(memory_format=torch.channels_last)
     out = prepare_output_dir(run, recipe)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
     config = {'recipe': recipe.to_dict(), 'run': asdict(run), 'data': {**info, 'skipped': len(dls.info['skipped'])},
