@@ -4,12 +4,13 @@
 
 # %% ../nbs/08_cli.ipynb #d0e170d0
 from __future__ import annotations
-import argparse, contextlib, io, json, math, re, sys
+import argparse, contextlib, io, json, math, re, sys, time
 from dataclasses import asdict, fields, replace
+from pathlib import Path
 
 from fastcore.imports import IN_NOTEBOOK
 
-from .core import ConfigError, VclsError, cpu_has_bf16, get_device, one_line
+from .core import ConfigError, RunDirError, VclsError, cpu_has_bf16, get_device, one_line
 from .data import SOURCES, get_datasets, sample_data
 from .learner import Run, evaluate, load_checkpoint, train
 from .quant import engines, evaluate_int8, quantize_checkpoint, report_rows, train_qat
@@ -19,9 +20,9 @@ from .recipes import (QUANT, DEFAULT_RECIPE, PUBLISHED_CROP, RECIPES, SEED_SOURC
 from .schedules import SCHEDULES
 
 # %% auto #0
-__all__ = ['RECIPE_FLAGS', 'RUN_FLAGS', 'RECIPE_FIELDS', 'RUN_FIELDS', 'build_parser', 'default_scale', 'resolve', 'cmd_train',
-           'cmd_eval', 'cmd_quantize', 'recipe_json', 'cmd_recipes', 'cmd_complexity', 'cmd_models', 'cmd_data_sample',
-           'cmd_data_check', 'main', 'capture']
+__all__ = ['RECIPE_FLAGS', 'RUN_FLAGS', 'RECIPE_FIELDS', 'RUN_FIELDS', 'BENCH_ARGS', 'build_parser', 'default_scale', 'resolve',
+           'cmd_train', 'cmd_eval', 'cmd_quantize', 'recipe_json', 'cmd_recipes', 'cmd_complexity', 'cmd_models',
+           'cmd_data_sample', 'cmd_data_check', 'cmd_bench', 'main', 'capture']
 
 # %% ../nbs/08_cli.ipynb #eee103ea
 def _flags(*names) -> list[str]:
@@ -103,6 +104,8 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
     (('-p', '--print-freq'), 'print_freq', dict(type=int, metavar='N', help='a text line every N batches instead of bars')),
     (('--seed',), 'seed', dict(type=int, help='random seed (default 1)')),
     (('--skip-bad-images',), 'skip_bad_images', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='skip unreadable images')),
+    (('--no-cache',), 'cache', dict(action='store_false', help='read and augment the image files every epoch instead of the decoded cache')),
+    (('--channels-last',), 'channels_last', dict(type=_bool, metavar='BOOL', help='model memory format (default: on for crops >= 64 px)')),
 ]
 
 def _add(parser, table):
@@ -186,6 +189,50 @@ def build_parser() -> argparse.ArgumentParser:
     _add(c, [r for r in RUN_FLAGS if r[1] in ('data_path', 'dataset', 'skip_bad_images')])
     c.add_argument('--json', action='store_true', help='print JSON')
     c.set_defaults(func=cmd_data_check)
+
+    b = sub.add_parser('bench', help='benchmarks, each a ratio measured in one run: overhead, data, infer, scaling, quant')
+    bsub = b.add_subparsers(dest='bench_command', required=True, metavar='KIND', parser_class=_Parser)
+    def bench_parser(name, help):
+        x = bsub.add_parser(name, help=help)
+        x.add_argument('--output-dir', metavar='DIR', help=f'where to write {name}.json/.csv/.png (default: a new runs/bench-{name}-<time>/)')
+        x.add_argument('--json', action='store_true', help='print the result as JSON')
+        x.set_defaults(func=cmd_bench)
+        return x
+    o = bench_parser('train-overhead', 'our learner vs a plain PyTorch loop (images/s, batches in memory; target >= 0.98)')
+    o.add_argument('--model', '-a', default='resnet18', metavar='NAME', help='model (default resnet18)')
+    o.add_argument('--crop', type=int, default=28, metavar='PX', help='image size (default 28, the demo)')
+    o.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=64, metavar='N', help='batch size (default 64)')
+    o.add_argument('--steps', type=int, default=20, metavar='N', help='training steps per round (default 20)')
+    o.add_argument('--rounds', type=int, default=5, metavar='N', help='alternating rounds (default 5)')
+    d = bench_parser('data', 'our data path vs torchvision-reference style, end-to-end training images/s (target >= 1.5)')
+    d.add_argument(*_flags('--data-path', '--data'), dest='data_path', metavar='DIR', help='ImageFolder tree with train/ (default: the sample)')
+    d.add_argument('--recipe', default=DEFAULT_RECIPE, metavar='NAME', help='recipe for model, crop, batch and augmentation')
+    d.add_argument('--scale', choices=('full', 'demo', 'smoke'), default='demo', help='recipe scale (default demo)')
+    d.add_argument('--steps', type=int, default=30, metavar='N', help='training steps per round (default 30)')
+    d.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating rounds (default 3)')
+    d.add_argument(*_flags('--ref-workers'), dest='ref_workers', type=int, metavar='N', help="the reference's DataLoader workers (default: cores)")
+    i = bench_parser('infer', 'inference forms side by side: eager, TorchScript, torch.compile, int8, ONNX Runtime')
+    i.add_argument('--model', '-a', default='resnet18', metavar='NAME', help='model (default resnet18; ignored with --checkpoint)')
+    i.add_argument('--checkpoint', metavar='CKPT', help="a run's checkpoint.pth: its model, weights, classes and crop")
+    i.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=64, metavar='N', help='batch size (default 64)')
+    i.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per form (default 10)')
+    i.add_argument(*_flags('--warmup-iters'), dest='warmup', type=int, default=3, metavar='N', help='untimed calls first (default 3)')
+    i.add_argument('--crop', type=int, metavar='PX', help="image size (default 224, or the checkpoint's crop)")
+    i.add_argument(*_flags('--num-classes'), dest='classes', type=int, default=1000, metavar='N', help='classes (default 1000)')
+    i.add_argument('--forms', nargs='+', metavar='FORM', help='only these forms (names as in the table)')
+    s = bench_parser('scaling', 'training and inference images/s and memory vs batch size and crop size')
+    s.add_argument('--model', '-a', default='resnet18', metavar='NAME', help='model (default resnet18)')
+    s.add_argument(*_flags('--batch-sizes'), dest='batch_sizes', type=int, nargs='+', default=[8, 16, 32, 64, 128, 256], metavar='N')
+    s.add_argument('--crops', type=int, nargs='+', default=[32, 64, 112, 160, 224], metavar='PX')
+    s.add_argument('--crop', type=int, default=32, metavar='PX', help='crop of the batch-size sweep (default 32)')
+    s.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=32, metavar='N', help='batch of the crop sweep (default 32)')
+    s.add_argument('--steps', type=int, default=2, metavar='N', help='timed steps per point (default 2)')
+    q = bench_parser('quant', 'the int8 targets: PTQ ResNet-18 drop, int8 vs fp32 speed, QAT MobileNetV2 drop')
+    q.add_argument('--r18', metavar='CKPT', help='checkpoint.pth of a finished torchvision/resnet18 demo run (default: train one)')
+    q.add_argument(*_flags('--qat-run'), dest='qat_run', metavar='DIR', help='folder of a finished QAT MobileNetV2 run (default: train one)')
+    q.add_argument('--sizes', type=int, nargs='+', default=[224, 28], metavar='PX', help='image sizes for the speed test')
+    q.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating timing rounds (default 3)')
+    q.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per form and round (default 10)')
     return p
 
 # %% ../nbs/08_cli.ipynb #04829d0f
@@ -356,6 +403,34 @@ def cmd_data_check(args) -> int:
         print(f"{info['source']} data at {info['path']}: {res['classes']} classes, {res['n_train']} training and "
               f"{res['n_valid']} validation images; {len(info['skipped'])} skipped")
         for f in info['skipped'][:10]: print(f"  skipped {f}")
+    return 0
+
+BENCH_ARGS = {'train-overhead': ('model', 'crop', 'batch_size', 'steps', 'rounds'),
+              'data': ('data_path', 'recipe', 'scale', 'steps', 'rounds', 'ref_workers'),
+              'infer': ('model', 'checkpoint', 'batch_size', 'iters', 'warmup', 'crop', 'classes', 'forms'),
+              'scaling': ('model', 'batch_sizes', 'crops', 'crop', 'batch_size', 'steps'),
+              'quant': ('r18', 'qat_run', 'sizes', 'rounds', 'iters')}
+
+def cmd_bench(args) -> int:
+    from vcls_lite import bench
+    kind = args.bench_command
+    kw = {k: getattr(args, k) for k in BENCH_ARGS[kind]}
+    for k, v in kw.items():
+        for n in (v if isinstance(v, list) else [v]):
+            if isinstance(n, int) and not isinstance(n, bool) and n < (0 if k in ('warmup', 'ref_workers') else 1):
+                raise ConfigError(f"--{k.replace('_', '-')} must be at least {0 if k in ('warmup', 'ref_workers') else 1}, got {n}")
+    if kind == 'train-overhead': kw['bs'] = kw.pop('batch_size')
+    if 'model' in kw and not kw.get('checkpoint'): resolve_name(kw['model'])   # an unknown name fails before any work
+    out = Path(args.output_dir or f"runs/bench-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (out/f'{kind}.json').exists(): raise RunDirError(f"{out} already holds {kind}.json; choose another --output-dir")
+    fn = {'train-overhead': bench.bench_train_overhead, 'data': bench.bench_data, 'infer': bench.bench_infer,
+          'scaling': bench.bench_scaling, 'quant': bench.bench_quant}[kind]
+    res = fn(**kw)
+    res['command'] = 'vcls bench ' + ' '.join(sys.argv[2:]) if sys.argv[1:2] == ['bench'] else f'vcls bench {kind}'
+    paths = bench.write_bench(res, out)
+    if args.json: print(json.dumps(res, indent=2)); return 0
+    print(bench.bench_table(res))
+    print(f"\nwritten: {', '.join(str(p) for p in paths)}")
     return 0
 
 # %% ../nbs/08_cli.ipynb #0cf8958f
