@@ -28,14 +28,14 @@ import vcls_lite
 from .core import (ConfigError, DataError, RunDirError, atomic_path, get_device, rng_states, save_json,
                             set_rng_states)
 from .data import Normalize, get_dls, show_images
-from .models import build_model, complexity
+from .models import build_model, complexity, trim_taps
 from .schedules import LRSchedule, Schedule
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'RUN_FILES', 'top1', 'top5', 'ResumeProgress', 'VclsLearner', 'CPUAutocast', 'CrossEntropy',
            'make_learner', 'RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'checkpoint_dict', 'load_checkpoint',
-           'restore', 'SaveRun', 'run_metrics', 'Run', 'use_channels_last', 'default_workers', 'holds_run',
-           'prepare_output_dir', 'recipe_norm', 'recipe_dls', 'plot_curves', 'plot_lr', 'plot_confusion',
+           'restore', 'SaveRun', 'run_metrics', 'Run', 'use_channels_last', 'fast_model', 'default_workers',
+           'holds_run', 'prepare_output_dir', 'recipe_norm', 'recipe_dls', 'plot_curves', 'plot_lr', 'plot_confusion',
            'plot_predictions', 'save_fig', 'write_report', 'versions', 'start_weights', 'train', 'checkpoint_recipe',
            'checkpoint_run', 'evaluate']
 
@@ -272,6 +272,11 @@ def use_channels_last(run:Run, crop:int, device) -> bool:
     if run.channels_last is not None: return run.channels_last
     return torch.device(device).type == 'cuda' or crop >= 64
 
+def fast_model(model, run:Run, crop:int, device):
+    "`model` as `vcls train` trains it: dead kernel taps trimmed (`models.trim_taps`, exact), channels_last where faster."
+    trim_taps(model)
+    return model.to(memory_format=torch.channels_last) if use_channels_last(run, crop, device) else model
+
 def default_workers() -> int:
     "0 on a machine with two cores or fewer (workers would take cores from the model), else half the cores, at most 8."
     n = os.cpu_count() or 1
@@ -416,7 +421,7 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
     if run.weights and not ck: start_weights(model, run.weights, dls.vocab)
     cx = complexity(model, recipe.crop)   # before `prepare`: a QAT model's observers would record the counting pass
     if prepare: model = prepare(model)
-    elif use_channels_last(run, recipe.crop, device): model = model.to(memory_format=torch.channels_last)
+    else: model = fast_model(model, run, recipe.crop, device)
     out = prepare_output_dir(run, recipe)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
     config = {'recipe': recipe.to_dict(), 'run': asdict(run), 'data': {**info, 'skipped': len(dls.info['skipped'])},

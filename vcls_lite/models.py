@@ -9,6 +9,7 @@ from functools import partial
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import models as tvm
 from torchvision.models.resnet import Bottleneck
@@ -19,7 +20,7 @@ from .core import ConfigError, ModelError, did_you_mean
 # %% auto #0
 __all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name',
            'small_input_strides', 'stride_points', 'set_strides', 'complexity', 'parse_strides', 'build_model',
-           'published', 'model_complexity', 'has_norm']
+           'published', 'model_complexity', 'has_norm', 'trim_plan', 'TrimConv2d', 'trim_taps']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -193,3 +194,35 @@ def has_norm(name:str) -> bool:
         except (NotImplementedError, RuntimeError): model = None
     model = model or build_model(name, 10, 224)
     return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)) for m in model.modules())
+
+# %% ../nbs/02_models.ipynb #0358b8ef
+def trim_plan(hw, kernel, stride, padding):
+    """For an input of spatial size `hw`: `((r0, r1, c0, c1), pad)`, the kernel rows/columns that ever read the input and
+    the `F.pad` that keeps the output the same, or None when every tap does (or the used taps are not contiguous)."""
+    spans, pads = [], []
+    for size, k, s, p in zip(hw, kernel, stride, padding):
+        n_out = (size + 2 * p - k) // s + 1
+        used = [t for t in range(k) if any(0 <= o * s + t - p < size for o in range(n_out))]
+        if not used or used[-1] + 1 - used[0] != len(used): return None
+        t0, t1 = used[0], used[-1] + 1
+        lo = p - t0
+        spans.append((t0, t1)); pads.append((lo, max(0, (n_out - 1) * s + (t1 - t0) - lo - size)))
+    if all(sp == (0, k) for sp, k in zip(spans, kernel)): return None
+    (r0, r1), (c0, c1) = spans
+    return (r0, r1, c0, c1), (pads[1][0], pads[1][1], pads[0][0], pads[0][1])
+
+class TrimConv2d(nn.Conv2d):
+    "A `Conv2d` that skips the kernel taps which only see padding for the input size at hand (see `trim_plan`)."
+    def _conv_forward(self, x, weight, bias):
+        plans, key = self.__dict__.setdefault('_trim_plans', {}), tuple(x.shape[-2:])
+        if key not in plans: plans[key] = trim_plan(key, self.kernel_size, self.stride, self.padding)
+        if plans[key] is None: return super()._conv_forward(x, weight, bias)
+        (r0, r1, c0, c1), pad = plans[key]
+        return F.conv2d(F.pad(x, pad), weight[:, :, r0:r1, c0:c1], bias, self.stride, 0, self.dilation, self.groups)
+
+def trim_taps(model:nn.Module) -> nn.Module:
+    "Make every plain zero-padded, undilated `Conv2d` of `model` a `TrimConv2d`, in place; returns `model`."
+    for m in model.modules():
+        if type(m) is nn.Conv2d and m.padding_mode == 'zeros' and m.dilation == (1, 1) and not isinstance(m.padding, str):
+            m.__class__ = TrimConv2d
+    return model
