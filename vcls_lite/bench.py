@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_bench.ipynb #ba3901d5
 from __future__ import annotations
-import contextlib, copy, csv, io, json, os, platform, resource, statistics, sys, tempfile, time, warnings
+import contextlib, copy, csv, dataclasses, io, json, os, platform, resource, statistics, sys, tempfile, time, warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,8 +22,8 @@ from torchvision.transforms import v2
 
 from .core import ConfigError, DataError, cpu_has_bf16, save_json
 from .data import Normalize, get_dls, sample_data, valid_dir
-from .learner import RunStats, ValidPreds, load_checkpoint, make_learner, recipe_norm
-from .models import build_model
+from .learner import Run, RunStats, ValidPreds, fast_model, load_checkpoint, make_learner, recipe_norm
+from .models import build_model, trim_taps
 from .recipes import get_recipe, text_table
 from .schedules import LRSchedule
 
@@ -209,31 +209,37 @@ def _ref_speed(root, recipe, workers, model, steps) -> tuple[float, float]:
     "(images/s, peak MB of the main process plus its workers) of a plain loop over `reference_loader`."
     reset_peak(); model.train()
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
-    it = iter(reference_loader(root, recipe, workers)); n = 0
+    dl = reference_loader(root, recipe, workers); it = iter(dl); n = 0
     t = time.perf_counter()
     for _ in range(steps):
-        x, y = next(it)
+        try: x, y = next(it)
+        except StopIteration: it = iter(dl); x, y = next(it)   # a new epoch, as a training run would start
         loss = F.cross_entropy(model(x), y); opt.zero_grad(); loss.backward(); opt.step(); n += len(y)
     secs = time.perf_counter() - t
     peak = peak_mb() + _children_peak_mb([w.pid for w in getattr(it, '_workers', [])])
     del it
     return n / secs, peak
 
-def _our_speed(root, recipe, model, steps, cache:bool) -> tuple[float, float]:
-    "(images/s, peak MB) of our learner on `get_dls` data, `steps` training batches."
+def _our_speed(root, recipe, model, steps, cache:bool, fast:bool=True) -> tuple[float, float]:
+    "(images/s, peak MB) of our learner on `get_dls` data, `steps` training batches; `fast`: the model as `vcls train` makes it."
     reset_peak()
+    if fast: model = fast_model(model, Run(), recipe.crop, 'cpu')
     dls = get_dls(root, crop=recipe.crop, resize=recipe.resize, rand_scale=recipe.rand_scale, hflip=recipe.hflip,
                   norm=recipe_norm(recipe), bs=recipe.batch_size, max_batches=steps, valid_batches=1, cache=cache)
     speed = _fit_speed(make_learner(recipe, dls, model))
     return speed, peak_mb()
 
 def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='demo', steps:int=30, rounds:int=3,
-               ref_workers:int|None=None) -> dict:
+               ref_workers:int|None=None, batch_size:int|None=None) -> dict:
     "End-to-end training images/s on an ImageFolder: our pipeline (image cache, batch augmentation) vs torchvision-reference style."
     root = Path(data_path) if data_path else sample_data()
     if not (root/'train').is_dir(): raise DataError(f"{root} has no train/ folder; pass an ImageFolder tree (train/<class>/...)")
     r = get_recipe(recipe).at_scale(scale) if scale != 'full' else get_recipe(recipe)
+    if batch_size: r = dataclasses.replace(r, batch_size=batch_size)
     n_cls = len([d for d in (root/'train').iterdir() if d.is_dir()])
+    n_img = sum(1 for d in (root/'train').iterdir() if d.is_dir() for f in d.rglob('*') if f.is_file())
+    if n_img < r.batch_size:
+        raise DataError(f"{root/'train'} has {n_img} images, fewer than one batch of {r.batch_size}; pass a smaller --batch-size")
     workers = os.cpu_count() if ref_workers is None else ref_workers
     torch.manual_seed(0); m0 = build_model(r.model, n_cls, r.crop, r.strides)
     t = time.perf_counter(); get_dls(root, crop=r.crop, resize=r.resize, bs=r.batch_size, valid_batches=1)
@@ -241,13 +247,14 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
     cfgs = {f'torchvision reference, {workers} workers': lambda: _ref_speed(root, r, workers, copy.deepcopy(m0), steps),
             'torchvision reference, 0 workers': lambda: _ref_speed(root, r, 0, copy.deepcopy(m0), steps),
             'vcls_lite, per-image files (--no-cache)': lambda: _our_speed(root, r, copy.deepcopy(m0), steps, False),
-            'vcls_lite (image cache + batch augmentation)': lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True)}
+            'vcls_lite, image cache, model as built': lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True, False),
+            'vcls_lite (vcls train: cache, batch augmentation, trim_taps)': lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True)}
     got = {k: [] for k in cfgs}
     for i in range(rounds):
         for k in (list(cfgs) if i % 2 == 0 else list(cfgs)[::-1]): got[k].append(cfgs[k]())
     med = {k: (statistics.median(s for s, _ in v), max(p for _, p in v)) for k, v in got.items()}
     base = med[f'torchvision reference, {workers} workers'][0]
-    ours = med['vcls_lite (image cache + batch augmentation)'][0]
+    ours = med['vcls_lite (vcls train: cache, batch augmentation, trim_taps)'][0]
     rows = [{'pipeline': k, 'images_per_sec': s, 'ratio': s / base, 'peak_mb': p} for k, (s, p) in med.items()]
     return {'bench': 'data', 'data_path': str(root), 'recipe': r.name, 'scale': scale, 'model': r.model, 'crop': r.crop,
             'batch_size': r.batch_size, 'steps': steps, 'rounds': rounds, 'cache_seconds': cache_seconds, 'rows': rows,
@@ -265,7 +272,8 @@ def _call_times(f, x, iters:int, warmup:int) -> list[float]:
 
 def _onnx_runner(model, x):
     "An ONNX Runtime (CPU) session of `model`, exported with torch's ONNX exporter, as a function of a torch batch."
-    import onnxruntime as ort
+    try: import onnxruntime as ort, onnxscript
+    except ImportError: raise ImportError("needs ONNX Runtime and onnxscript: pip install onnxruntime onnxscript") from None
     path = Path(tempfile.mkdtemp(prefix='vcls_onnx_'))/'model.onnx'
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -323,8 +331,10 @@ def bench_infer(model:str='resnet18', checkpoint=None, batch_size:int=64, iters:
     for form, make in progress_bar(list(todo.items()), leave=False) if _interactive() else todo.items():
         t = time.perf_counter()
         try:
-            f = make(); prep = time.perf_counter() - t
-            secs = _call_times(f, x, iters, warmup)
+            with warnings.catch_warnings():   # TorchScript's and torch.ao's deprecation notices, once per form
+                warnings.simplefilter('ignore', FutureWarning); warnings.simplefilter('ignore', DeprecationWarning)
+                f = make(); prep = time.perf_counter() - t
+                secs = _call_times(f, x, iters, warmup)
         except Exception as e:   # one form failing (a missing package, an export gap) does not stop the others
             rows.append({'form': form, 'error': f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}"}); continue
         ms = sorted(1000 * s for s in secs)
@@ -357,7 +367,7 @@ def bench_scaling(model:str='resnet18', batch_sizes=(8, 16, 32, 64, 128, 256), c
     configs = [('batch size', b, crop) for b in batch_sizes] + [('crop', batch_size, c) for c in crops]
     rows = []
     for sweep, bs, c in progress_bar(configs, leave=False) if _interactive() else configs:
-        torch.manual_seed(0); m0 = build_model(model, classes, c)
+        torch.manual_seed(0); m0 = trim_taps(build_model(model, classes, c))   # as `vcls train` trains it
         x, y = torch.randn(bs, 3, c, c), torch.randint(0, classes, (bs,))
         row = {'sweep': sweep, 'batch_size': bs, 'crop': c}
         for fmt, mf in (('', torch.contiguous_format), ('_cl', torch.channels_last)):

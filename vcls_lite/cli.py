@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--steps', type=int, default=30, metavar='N', help='training steps per round (default 30)')
     d.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating rounds (default 3)')
     d.add_argument(*_flags('--ref-workers'), dest='ref_workers', type=int, metavar='N', help="the reference's DataLoader workers (default: cores)")
+    d.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, metavar='N', help="batch size (default: the recipe's at that scale)")
     i = bench_parser('infer', 'inference forms side by side: eager, TorchScript, torch.compile, int8, ONNX Runtime')
     i.add_argument('--model', '-a', default='resnet18', metavar='NAME', help='model (default resnet18; ignored with --checkpoint)')
     i.add_argument('--checkpoint', metavar='CKPT', help="a run's checkpoint.pth: its model, weights, classes and crop")
@@ -406,7 +407,7 @@ def cmd_data_check(args) -> int:
     return 0
 
 BENCH_ARGS = {'train-overhead': ('model', 'crop', 'batch_size', 'steps', 'rounds'),
-              'data': ('data_path', 'recipe', 'scale', 'steps', 'rounds', 'ref_workers'),
+              'data': ('data_path', 'recipe', 'scale', 'steps', 'rounds', 'ref_workers', 'batch_size'),
               'infer': ('model', 'checkpoint', 'batch_size', 'iters', 'warmup', 'crop', 'classes', 'forms'),
               'scaling': ('model', 'batch_sizes', 'crops', 'crop', 'batch_size', 'steps'),
               'quant': ('r18', 'qat_run', 'sizes', 'rounds', 'iters')}
@@ -418,7 +419,8 @@ def cmd_bench(args) -> int:
     for k, v in kw.items():
         for n in (v if isinstance(v, list) else [v]):
             if isinstance(n, int) and not isinstance(n, bool) and n < (0 if k in ('warmup', 'ref_workers') else 1):
-                raise ConfigError(f"--{k.replace('_', '-')} must be at least {0 if k in ('warmup', 'ref_workers') else 1}, got {n}")
+                flag = {'warmup': 'warmup-iters', 'classes': 'num-classes'}.get(k, k.replace('_', '-'))
+                raise ConfigError(f"--{flag} must be at least {0 if k in ('warmup', 'ref_workers') else 1}, got {n}")
     if kind == 'train-overhead': kw['bs'] = kw.pop('batch_size')
     if 'model' in kw and not kw.get('checkpoint'): resolve_name(kw['model'])   # an unknown name fails before any work
     out = Path(args.output_dir or f"runs/bench-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -1,0 +1,129 @@
+"""`vcls bench` at toy sizes (the figures themselves are measured by the benchmarks, never asserted here), and the
+image cache behind the fast data path: it notices changed files, agrees with reading the files, and survives a crash."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from test_bad_input import assert_one_line_error, snapshot
+
+
+def test_train_overhead_json(vcls, tmp_path):
+    code, out, err = vcls('bench', 'train-overhead', '--crop', '16', '-b', '4', '--steps', '2', '--rounds', '1',
+                          '--output-dir', tmp_path/'b', '--json')
+    assert code == 0, err
+    res = json.loads(out)
+    assert res['bench'] == 'train-overhead' and res['ratio'] > 0 and res['target'] == 0.98
+    assert [r['loop'] for r in res['rows']][0] == 'plain PyTorch loop' and res['machine']['cores'] >= 1
+    assert sorted(p.name for p in (tmp_path/'b').iterdir()) == ['train-overhead.csv', 'train-overhead.json', 'train-overhead.png']
+
+
+def test_data_on_a_folder(vcls, folder, tmp_path):
+    code, out, err = vcls('bench', 'data', '--data-path', folder, '--scale', 'smoke', '-b', '4', '--steps', '2',
+                          '--rounds', '1', '--ref-workers', '0', '--output-dir', tmp_path/'b', '--json')
+    assert code == 0, err
+    res = json.loads(out)
+    assert len(res['rows']) == 5 and res['ratio'] > 0 and all(r['peak_mb'] > 0 for r in res['rows'])
+
+
+def test_infer_forms(vcls, tmp_path):
+    code, out, err = vcls('bench', 'infer', '--crop', '32', '-b', '2', '--iters', '2', '--warmup-iters', '1', '--num-classes', '10',
+                          '--forms', 'eager fp32 NCHW', 'TorchScript traced', 'ONNX Runtime fp32', '--output-dir', tmp_path/'b')
+    assert code == 0, err
+    assert 'ONNX Runtime fp32' in out and 'error' not in out
+    rows = list((tmp_path/'b'/'infer.csv').read_text().splitlines())
+    assert len(rows) == 4 and rows[0].startswith('form,images_per_sec')
+
+
+def test_infer_from_checkpoint(vcls, tmp_path):
+    from conftest import TINY
+    assert vcls('train', *TINY, '--dataset', 'fake', '--output-dir', tmp_path/'run')[0] == 0
+    code, out, err = vcls('bench', 'infer', '--checkpoint', tmp_path/'run'/'checkpoint.pth', '-b', '2', '--iters', '1',
+                          '--forms', 'eager fp32 NCHW', '--json', '--output-dir', tmp_path/'b')
+    assert code == 0, err
+    res = json.loads(out)
+    assert (res['model'], res['crop']) == ('resnet18', 32)
+
+
+@pytest.mark.parametrize('args, needle', [
+    (('data', '--data-path', 'nowhere'), 'has no train/ folder'),
+    (('data', '--steps', '0'), '--steps must be at least 1'),
+    (('data', '--recipe', 'torchvision/resnet19'), 'resnet19'),
+    (('infer', '--checkpoint', 'nowhere/checkpoint.pth'), 'not found'),
+    (('infer', '--model', 'resnet19'), 'unknown model'),
+    (('infer', '--warmup-iters', '-1'), '--warmup-iters must be at least 0'),
+    (('scaling', '--batch-sizes', '8', '0'), '--batch-sizes must be at least 1'),
+    (('train-overhead', '-b', '0'), '--batch-size must be at least 1'),
+])
+def test_bad_input(vcls, tmp_path, args, needle):
+    assert_one_line_error(*vcls('bench', *args, '--output-dir', tmp_path/'b'), needle)
+
+
+def test_never_overwrites(vcls, tmp_path):
+    args = ('bench', 'train-overhead', '--crop', '16', '-b', '2', '--steps', '1', '--rounds', '1', '--output-dir', tmp_path/'b')
+    assert vcls(*args)[0] == 0
+    before = snapshot(tmp_path/'b')
+    assert_one_line_error(*vcls(*args), 'already holds train-overhead.json')
+    assert snapshot(tmp_path/'b') == before
+
+
+def test_data_with_too_few_images(vcls, folder, tmp_path):
+    assert_one_line_error(*vcls('bench', 'data', '--data-path', folder, '-b', '64', '--output-dir', tmp_path/'b'),
+                          'fewer than one batch of 64')
+
+
+# --- the image cache ---
+
+def test_cache_notices_a_changed_file(folder, tmp_path):
+    from vcls_lite.data import get_dls
+    kw = dict(crop=32, resize=40, bs=4)
+    cache = Path(os.environ['VCLS_CACHE'])/'images'
+    before = set(cache.glob('*.npy')) if cache.exists() else set()
+    dls = get_dls(folder, **kw)
+    first = set(cache.glob('*.npy')) - before
+    assert len(first) == 2   # train and validation
+    f = dls.train.dataset   # replace one training image with a white one
+    path = sorted((folder/'train'/'ant').iterdir())[0]
+    Image.new('RGB', (40, 40), 'white').save(path)
+    st = path.stat(); os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    dls2 = get_dls(folder, **kw)
+    assert len(set(cache.glob('*.npy')) - before) == 3   # a new training cache; the validation one is reused
+    ds = dls2.train.dataset
+    assert (ds.images[ds.rows[0]] == 255).all() and not (f.images[f.rows[0]] == 255).all()
+
+
+def test_cache_agrees_with_the_files(folder):
+    from vcls_lite.data import get_dls
+    kw = dict(crop=32, resize=36, bs=4)
+    a = get_dls(folder, cache=True, **kw).valid.one_batch()
+    b = get_dls(folder, cache=False, **kw).valid.one_batch()
+    assert torch.equal(a[1], b[1])
+    assert (a[0] - b[0]).abs().max() < 0.05   # the file path rounds its resized pixels to uint8, the cache does not
+
+
+def test_cache_build_crash_leaves_nothing(folder, monkeypatch, tmp_path):
+    import vcls_lite.data as data
+    calls = []
+    def boom(out, i, f, hw):
+        calls.append(i)
+        if len(calls) > 3: raise KeyboardInterrupt
+        return None
+    monkeypatch.setattr(data, '_decode_into', boom)
+    files = sorted((folder/'train').rglob('*.png'))
+    with pytest.raises(KeyboardInterrupt): data.image_cache(files, 40, folder=tmp_path/'c')
+    assert list((tmp_path/'c').iterdir()) == []
+    monkeypatch.undo()
+    images, rows, bad = data.image_cache(files, 40, folder=tmp_path/'c')
+    assert images.shape == (12, 3, 40, 40) and len(rows) == 12 and not bad
+
+
+def test_no_cache_flag(vcls, folder, tmp_path):
+    from conftest import TINY
+    code, out, err = vcls('train', *TINY, '--data-path', folder, '--no-cache', '--output-dir', tmp_path/'run')
+    assert code == 0, err
+    cfg = json.loads((tmp_path/'run'/'config.json').read_text())
+    assert cfg['run']['cache'] is False and cfg['data']['cache'] is None
