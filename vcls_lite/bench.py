@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_bench.ipynb #ba3901d5
 from __future__ import annotations
-import contextlib, copy, csv, dataclasses, io, json, os, platform, resource, statistics, sys, tempfile, time, warnings
+import contextlib, copy, csv, dataclasses, io, json, os, platform, resource, statistics, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -30,7 +30,7 @@ from .schedules import LRSchedule
 # %% auto #0
 __all__ = ['TABLES', 'machine', 'reset_peak', 'peak_mb', 'rounds_median', 'bench_table', 'plot_bench', 'write_bench',
            'MemoryLoader', 'bench_train_overhead', 'reference_loader', 'bench_data', 'infer_forms', 'bench_infer',
-           'bench_scaling', 'bench_quant']
+           'scaling_point', 'bench_scaling', 'bench_quant']
 
 # %% ../nbs/07_bench.ipynb #b9baaeed
 def machine() -> dict:
@@ -71,8 +71,8 @@ TABLES = {  # bench -> [(column header, row key, decimals)]
     'infer': [('form', 'form', 0), ('images/s', 'images_per_sec', 1), ('ratio', 'ratio', 2), ('p50 ms', 'p50_ms', 1),
               ('p95 ms', 'p95_ms', 1), ('prepare s', 'prepare_s', 1), ('error', 'error', 0)],
     'scaling': [('sweep', 'sweep', 0), ('batch', 'batch_size', 0), ('crop', 'crop', 0), ('train img/s', 'train_ips', 1),
-                ('train img/s CL', 'train_ips_cl', 1), ('train MB', 'train_mb', 0), ('infer img/s', 'infer_ips', 1),
-                ('infer img/s CL', 'infer_ips_cl', 1), ('infer MB', 'infer_mb', 0)],
+                ('train img/s CL', 'train_ips_cl', 1), ('train peak MB', 'train_mb', 0), ('infer img/s', 'infer_ips', 1),
+                ('infer img/s CL', 'infer_ips_cl', 1), ('infer peak MB', 'infer_mb', 0), ('start MB', 'base_mb', 0)],
     'quant': [('figure', 'figure', 0), ('measured', 'measured', 2), ('target', 'target', 0), ('met', 'met', 0)]}
 
 def bench_table(res:dict) -> str:
@@ -99,10 +99,10 @@ def plot_bench(res:dict):
             for k, lab, st in (('train_ips', 'train NCHW', 'o-'), ('train_ips_cl', 'train channels_last', 'o--'),
                                ('infer_ips', 'inference NCHW', 's-'), ('infer_ips_cl', 'inference channels_last', 's--')):
                 a.plot(xs, [r[k] for r in rs], st, label=lab)
-            for k, lab, st in (('train_mb', 'train', 'o-'), ('infer_mb', 'inference', 's-')):
+            for k, lab, st in (('train_mb', 'train', 'o-'), ('infer_mb', 'inference', 's-'), ('base_mb', 'model built, before the first call', ':')):
                 m.plot(xs, [r[k] for r in rs], st, label=lab)
             a.set(xscale='log', yscale='log', ylabel='images/s', title=f"{res['model']}: throughput vs {sweep}")
-            m.set(xscale='log', yscale='log', xlabel=sweep + (' (px)' if key == 'crop' else ''), ylabel='peak MB above start',
+            m.set(xscale='log', yscale='log', xlabel=sweep + (' (px)' if key == 'crop' else ''), ylabel='peak resident MB (NCHW)',
                   title=f'memory vs {sweep}')
             for ax in (a, m): ax.set_xticks(xs, [str(v) for v in xs]); ax.minorticks_off(); ax.grid(alpha=0.3)
             a.legend(fontsize=7); m.legend(fontsize=7)
@@ -353,34 +353,39 @@ def _rss_mb() -> float:
     try: return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS'))) / 1024
     except (OSError, StopIteration): return float('nan')
 
-def _measure(fn, steps:int) -> tuple[float, float]:
-    "(seconds per call, MB of peak memory above the start) of `fn` over `steps` calls after one warm-up call."
-    before = _rss_mb(); reset_peak()
-    fn()
-    t = time.perf_counter()
-    for _ in range(steps): fn()
-    return (time.perf_counter() - t) / steps, peak_mb() - before
+def scaling_point(model:str, bs:int, crop:int, steps:int=2, classes:int=10) -> dict:
+    """images/s and peak resident MB of inference, then of one SGD step, of `model` (as `vcls train` trains it) at one batch
+    size and crop, in both memory layouts. Run it in a fresh process (`bench_scaling` does) so the peaks are its own."""
+    torch.manual_seed(0); m0 = trim_taps(build_model(model, classes, crop))
+    x, y = torch.randn(bs, 3, crop, crop), torch.randint(0, classes, (bs,))
+    row = {'batch_size': bs, 'crop': crop, 'base_mb': _rss_mb()}
+    for phase in ('infer', 'train'):
+        for fmt, mf in (('', torch.contiguous_format), ('_cl', torch.channels_last)):
+            m = copy.deepcopy(m0).to(memory_format=mf).train(phase == 'train'); xb = x.contiguous(memory_format=mf)
+            if phase == 'infer':
+                def call():
+                    with torch.inference_mode(): m(xb)
+            else:
+                opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+                def call(): loss = F.cross_entropy(m(xb), y); opt.zero_grad(); loss.backward(); opt.step()
+            reset_peak(); call()
+            t = time.perf_counter()
+            for _ in range(steps): call()
+            row[f'{phase}_ips{fmt}'], row[f'{phase}_mb{fmt}'] = bs * steps / (time.perf_counter() - t), peak_mb()
+    return row
 
 def bench_scaling(model:str='resnet18', batch_sizes=(8, 16, 32, 64, 128, 256), crops=(32, 64, 112, 160, 224),
                   crop:int=32, batch_size:int=32, steps:int=2, classes:int=10) -> dict:
-    "Training and inference images/s and peak memory of `model` vs batch size (at `crop`) and vs crop (at `batch_size`), NCHW and channels_last."
+    """Training and inference images/s and peak memory of `model` vs batch size (at `crop`) and vs crop (at `batch_size`),
+    NCHW and channels_last; each point in its own process (`scaling_point`)."""
     configs = [('batch size', b, crop) for b in batch_sizes] + [('crop', batch_size, c) for c in crops]
     rows = []
     for sweep, bs, c in progress_bar(configs, leave=False) if _interactive() else configs:
-        torch.manual_seed(0); m0 = trim_taps(build_model(model, classes, c))   # as `vcls train` trains it
-        x, y = torch.randn(bs, 3, c, c), torch.randint(0, classes, (bs,))
-        row = {'sweep': sweep, 'batch_size': bs, 'crop': c}
-        for fmt, mf in (('', torch.contiguous_format), ('_cl', torch.channels_last)):
-            m = copy.deepcopy(m0).to(memory_format=mf).train(); xb = x.contiguous(memory_format=mf)
-            opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-            def step():
-                loss = F.cross_entropy(m(xb), y); opt.zero_grad(); loss.backward(); opt.step()
-            s, mb = _measure(step, steps)
-            row[f'train_ips{fmt}'], row[f'train_mb{fmt}'] = bs / s, mb
-            m.eval()
-            with torch.inference_mode(): s, mb = _measure(lambda: m(xb), steps)
-            row[f'infer_ips{fmt}'], row[f'infer_mb{fmt}'] = bs / s, mb
-        rows.append(row)
+        code = (f"import json; from vcls_lite.bench import scaling_point; "
+                f"print(json.dumps(scaling_point({model!r}, {bs}, {c}, {steps}, {classes})))")
+        p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+        if p.returncode: raise RuntimeError(f"scaling point batch {bs}, crop {c} failed: {(p.stderr.strip().splitlines() or [''])[-1]}")
+        rows.append({'sweep': sweep, **json.loads(p.stdout.strip().splitlines()[-1])})
     return {'bench': 'scaling', 'model': model, 'steps': steps, 'rows': rows, 'machine': machine()}
 
 # %% ../nbs/07_bench.ipynb #4835bdaf
