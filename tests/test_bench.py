@@ -128,3 +128,12 @@ def test_no_cache_flag(vcls, folder, tmp_path):
     assert code == 0, err
     cfg = json.loads((tmp_path/'run'/'config.json').read_text())
     assert cfg['run']['cache'] is False and cfg['data']['cache'] is None
+
+
+def test_scaling_points_in_fresh_processes(vcls, tmp_path):
+    code, out, err = vcls('bench', 'scaling', '--batch-sizes', '2', '--crops', '16', '--crop', '16', '-b', '2', '--steps', '1',
+                          '--output-dir', tmp_path/'b', '--json')
+    assert code == 0, err
+    rows = json.loads(out)['rows']
+    assert [(r['sweep'], r['batch_size'], r['crop']) for r in rows] == [('batch size', 2, 16), ('crop', 2, 16)]
+    assert all(r['train_mb'] >= r['base_mb'] > 0 for r in rows)

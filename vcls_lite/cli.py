@@ -105,7 +105,7 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
     (('--seed',), 'seed', dict(type=int, help='random seed (default 1)')),
     (('--skip-bad-images',), 'skip_bad_images', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='skip unreadable images')),
     (('--no-cache',), 'cache', dict(action='store_false', help='read and augment the image files every epoch instead of the decoded cache')),
-    (('--channels-last',), 'channels_last', dict(type=_bool, metavar='BOOL', help='model memory format (default: on for crops >= 64 px)')),
+    (('--channels-last',), 'channels_last', dict(type=_bool, metavar='BOOL', help='model memory format (default: on for crops >= 24 px)')),
 ]
 
 def _add(parser, table):
