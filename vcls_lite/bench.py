@@ -25,13 +25,14 @@ from .core import ConfigError, DataError, cpu_has_bf16, save_json
 from .data import Normalize, get_dls, sample_data, valid_dir
 from .learner import Run, RunStats, ValidPreds, fast_model, load_checkpoint, make_learner, recipe_norm
 from .models import build_model, trim_taps
+from .quant import call_times
 from .recipes import get_recipe, text_table
 from .schedules import LRSchedule
 
 # %% auto #0
-__all__ = ['TABLES', 'machine', 'reset_peak', 'peak_mb', 'rounds_median', 'bench_table', 'plot_bench', 'write_bench',
-           'MemoryLoader', 'StepTimes', 'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data',
-           'infer_forms', 'bench_infer', 'scaling_point', 'bench_scaling', 'bench_quant']
+__all__ = ['TABLES', 'machine', 'reset_peak', 'peak_mb', 'in_turn', 'bench_table', 'plot_bench', 'write_bench', 'MemoryLoader',
+           'StepTimes', 'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data', 'infer_forms',
+           'bench_infer', 'scaling_point', 'bench_scaling', 'bench_quant']
 
 # %% ../nbs/07_bench.ipynb #b9baaeed
 def machine() -> dict:
@@ -52,12 +53,13 @@ def peak_mb() -> float:
     try: return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM'))) / 1024
     except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-def rounds_median(fns:dict, rounds:int) -> dict:
-    "Call each of `fns` (name -> function returning a number) once per round, in turn, so load changes hit them alike; medians."
+def in_turn(fns:dict, rounds:int) -> dict:
+    """Call each of `fns` (name -> function) once per round, in turn, the order reversed every other round, so a load
+    change on the machine hits them alike; `{name: [its result in each round]}`."""
     got = {k: [] for k in fns}
     for r in range(rounds):
         for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]): got[k].append(fns[k]())
-    return {k: statistics.median(v) for k, v in got.items()}
+    return got
 
 # %% ../nbs/07_bench.ipynb #5a5265f8
 def _interactive() -> bool:
@@ -187,12 +189,8 @@ def _fit_steps(learn) -> list[float]:
     return timer.seconds
 
 def rounds_steps(fns:dict, rounds:int) -> dict:
-    """For functions returning the seconds of each step: every step's time over all rounds (the functions in turn, the
-    order reversed every other round), each round's first step left out (it allocates)."""
-    got = {k: [] for k in fns}
-    for r in range(rounds):
-        for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]): got[k] += fns[k]()[1:]
-    return got
+    "For functions returning the seconds of each step: every step's time over `rounds` rounds `in_turn`, each round's first left out (it allocates)."
+    return {k: [t for steps in v for t in steps[1:]] for k, v in in_turn(fns, rounds).items()}
 
 def _dls(batches, valid):
     dls = DataLoaders(MemoryLoader(batches), MemoryLoader(valid)); dls.vocab = [str(i) for i in range(int(batches[0][1].max()) + 1)]
@@ -302,9 +300,7 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
             'vcls_lite, per-image files (--no-cache)': lambda: _our_speed(root, r, copy.deepcopy(m0), steps, False),
             'vcls_lite, image cache, model as built': lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True, False),
             'vcls_lite (vcls train: cache, batch augmentation, trim_taps)': lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True)}
-    got = {k: [] for k in cfgs}
-    for i in range(rounds):
-        for k in (list(cfgs) if i % 2 == 0 else list(cfgs)[::-1]): got[k].append(cfgs[k]())
+    got = in_turn(cfgs, rounds)
     med = {k: (statistics.median(s for s, _ in v), max(p for _, p in v)) for k, v in got.items()}
     base = med[f'torchvision reference, {workers} workers'][0]
     ours = med['vcls_lite (vcls train: cache, batch augmentation, trim_taps)'][0]
@@ -314,15 +310,6 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
             'ratio': ours / base, 'target': 1.5, 'met': ours / base >= 1.5, 'machine': machine()}
 
 # %% ../nbs/07_bench.ipynb #633401e4
-def _call_times(f, x, iters:int, warmup:int) -> list[float]:
-    "Seconds of each of `iters` calls `f(x)` after `warmup` calls."
-    with torch.inference_mode():
-        for _ in range(warmup): f(x)
-        out = []
-        for _ in range(iters):
-            t = time.perf_counter(); f(x); out.append(time.perf_counter() - t)
-    return out
-
 def _onnx_runner(model, x):
     "An ONNX Runtime (CPU) session of `model`, exported with torch's ONNX exporter, as a function of a torch batch."
     try: import onnxruntime as ort, onnxscript
@@ -387,7 +374,7 @@ def bench_infer(model:str='resnet18', checkpoint=None, batch_size:int=64, iters:
             with warnings.catch_warnings():   # TorchScript's and torch.ao's deprecation notices, once per form
                 warnings.simplefilter('ignore', FutureWarning); warnings.simplefilter('ignore', DeprecationWarning)
                 f = make(); prep = time.perf_counter() - t
-                secs = _call_times(f, x, iters, warmup)
+                secs = call_times(f, x, iters, warmup)
         except Exception as e:   # one form failing (a missing package, an export gap) does not stop the others
             rows.append({'form': form, 'error': f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}"}); continue
         ms = sorted(1000 * s for s in secs)

@@ -25,10 +25,10 @@ from .recipes import QUANT
 
 # %% auto #0
 __all__ = ['AO_WARNINGS', 'META', 'SPEED_FORMS', 'REPORT_HEADER', 'quiet', 'engines', 'check_backend', 'quant_method', 'NCHW',
-           'prepare_model', 'convert_model', 'calibrate', 'evaluate_model', 'model_size_mb', 'measure_speed',
-           'save_int8', 'int8_meta', 'load_int8', 'compare_speed', 'quantize_checkpoint', 'report_rows',
-           'markdown_table', 'plot_quant', 'write_quant_report', 'evaluate_int8', 'published_int8', 'QAT', 'train_qat',
-           'quiet_logs', 'pt2e_int8']
+           'prepare_model', 'convert_model', 'calibrate', 'evaluate_model', 'model_size_mb', 'call_times',
+           'measure_speed', 'save_int8', 'int8_meta', 'load_int8', 'compare_speed', 'quantize_checkpoint',
+           'report_rows', 'markdown_table', 'plot_quant', 'write_quant_report', 'evaluate_int8', 'published_int8',
+           'QAT', 'train_qat', 'quiet_logs', 'pt2e_int8']
 
 # %% ../nbs/06_quant.ipynb #71ced236
 AO_WARNINGS = ('torch.ao.quantization is deprecated', 'Please use quant_min and quant_max',
@@ -139,7 +139,8 @@ def model_size_mb(model:nn.Module) -> float:
     with quiet(): torch.save(model.state_dict(), buf)
     return buf.getbuffer().nbytes / 1e6
 
-def _timed(model, x, iters, warmup) -> list[float]:
+def call_times(model, x, iters:int, warmup:int) -> list[float]:
+    "Seconds of each of `iters` calls `model(x)` (any callable) after `warmup` calls, without autograd."
     with torch.inference_mode():
         for _ in range(warmup): model(x)
         ts = []
@@ -153,8 +154,8 @@ def measure_speed(model:nn.Module, size:int, batch_size:int=32, iters:int=10, wa
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     if channels_last: model = model.to(memory_format=torch.channels_last)
     x = torch.randn(batch_size, 3, size, size).contiguous(memory_format=fmt)
-    lat = sorted(_timed(model, x[:1], iters, warmup))
-    thr = _timed(model, x, iters, warmup)
+    lat = sorted(call_times(model, x[:1], iters, warmup))
+    thr = call_times(model, x, iters, warmup)
     return {'latency_ms': 1000 * lat[len(lat) // 2], 'throughput': batch_size * iters / sum(thr)}
 
 # %% ../nbs/06_quant.ipynb #7c75402c
