@@ -59,13 +59,14 @@ def test_infer_from_checkpoint(vcls, tmp_path):
     (('infer', '--warmup-iters', '-1'), '--warmup-iters must be at least 0'),
     (('scaling', '--batch-sizes', '8', '0'), '--batch-sizes must be at least 1'),
     (('train-overhead', '-b', '0'), '--batch-size must be at least 1'),
+    (('train-overhead', '--steps', '1'), '--steps must be at least 2'),
 ])
 def test_bad_input(vcls, tmp_path, args, needle):
     assert_one_line_error(*vcls('bench', *args, '--output-dir', tmp_path/'b'), needle)
 
 
 def test_never_overwrites(vcls, tmp_path):
-    args = ('bench', 'train-overhead', '--crop', '16', '-b', '2', '--steps', '1', '--rounds', '1', '--output-dir', tmp_path/'b')
+    args = ('bench', 'train-overhead', '--crop', '16', '-b', '2', '--steps', '2', '--rounds', '1', '--output-dir', tmp_path/'b')
     assert vcls(*args)[0] == 0
     before = snapshot(tmp_path/'b')
     assert_one_line_error(*vcls(*args), 'already holds train-overhead.json')

@@ -160,7 +160,7 @@ def _plain_loop(model, batches, recipe) -> list[float]:
         loss = F.cross_entropy(model(x), y)
         loss.backward(); opt.step()
         ts.append(time.perf_counter())
-    return list(np.diff(ts))
+    return np.diff(ts).tolist()
 
 class StepTimes(Callback):
     "The time from one training batch's start to the next's (the last one: to the end of training), everything included."
@@ -170,7 +170,7 @@ class StepTimes(Callback):
         if self.training: self.ts.append(time.perf_counter())
     def after_train(self): self.ts.append(time.perf_counter())
     @property
-    def seconds(self): return list(np.diff(self.ts))
+    def seconds(self): return np.diff(self.ts).tolist()
 
 def _fit_speed(learn) -> float:
     "images/s of one training epoch of fastai learner `learn`, its progress bar drawn into a buffer."
@@ -215,6 +215,7 @@ def _step_ms(r, rounds:int, steps:int=200) -> dict:
 def bench_train_overhead(model:str='resnet18', crop:int=28, bs:int=64, steps:int=6, rounds:int=20, classes:int=10,
                          recipe:str='torchvision/resnet18') -> dict:
     "images/s of our learner and of fastai's stock `Learner` over a plain PyTorch loop: same model, batches in memory, threads, SGD."
+    if steps < 2: raise ConfigError(f"--steps must be at least 2 (each round's first step is not timed), got {steps}")
     r = get_recipe(recipe).at_scale('demo')
     g = torch.Generator().manual_seed(0)
     batches = [(torch.randn(bs, 3, crop, crop, generator=g), torch.randint(0, classes, (bs,), generator=g)) for _ in range(steps)]
