@@ -30,9 +30,9 @@ from .recipes import get_recipe, text_table
 from .schedules import LRSchedule
 
 # %% auto #0
-__all__ = ['TABLES', 'machine', 'reset_peak', 'peak_mb', 'in_turn', 'bench_table', 'plot_bench', 'write_bench', 'MemoryLoader',
-           'StepTimes', 'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data', 'infer_forms',
-           'bench_infer', 'scaling_point', 'bench_scaling', 'bench_quant']
+__all__ = ['TABLES', 'machine', 'reset_peak', 'rss_mb', 'peak_mb', 'in_turn', 'bench_table', 'plot_bench', 'write_bench',
+           'MemoryLoader', 'StepTimes', 'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data',
+           'infer_forms', 'bench_infer', 'scaling_point', 'bench_scaling', 'bench_quant']
 
 # %% ../nbs/07_bench.ipynb #b9baaeed
 def machine() -> dict:
@@ -47,6 +47,11 @@ def reset_peak() -> bool:
     "Reset this process's peak resident memory to its current value (Linux `clear_refs`); False where that is not possible."
     try: Path('/proc/self/clear_refs').write_text('5'); return True
     except OSError: return False
+
+def rss_mb() -> float:
+    "This process's resident memory now, in MB."
+    try: return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS'))) / 1024
+    except (OSError, StopIteration): return float('nan')
 
 def peak_mb() -> float:
     "This process's peak resident memory in MB since the last `reset_peak` (or since it started)."
@@ -390,16 +395,12 @@ def bench_infer(model:str='resnet18', checkpoint=None, batch_size:int=64, iters:
             'ratio': best['ratio'] if best else None, 'fastest': best['form'] if best else None, 'machine': machine()}
 
 # %% ../nbs/07_bench.ipynb #61de66a7
-def _rss_mb() -> float:
-    try: return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS'))) / 1024
-    except (OSError, StopIteration): return float('nan')
-
 def scaling_point(model:str, bs:int, crop:int, steps:int=2, classes:int=10) -> dict:
     """images/s and peak resident MB of inference, then of one SGD step, of `model` (as `vcls train` trains it) at one batch
     size and crop, in both memory layouts. Run it in a fresh process (`bench_scaling` does) so the peaks are its own."""
     torch.manual_seed(0); m0 = trim_taps(build_model(model, classes, crop))
     x, y = torch.randn(bs, 3, crop, crop), torch.randint(0, classes, (bs,))
-    row = {'batch_size': bs, 'crop': crop, 'base_mb': _rss_mb()}
+    row = {'batch_size': bs, 'crop': crop, 'base_mb': rss_mb()}
     for phase in ('infer', 'train'):
         for fmt, mf in (('', torch.contiguous_format), ('_cl', torch.channels_last)):
             m = copy.deepcopy(m0).to(memory_format=mf).train(phase == 'train'); xb = x.contiguous(memory_format=mf)
