@@ -18,7 +18,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 from .core import ConfigError, ModelError, did_you_mean
 
 # %% auto #0
-__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name',
+__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'NO_NORM', 'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name',
            'small_input_strides', 'stride_points', 'set_strides', 'complexity', 'parse_strides', 'build_model',
            'published', 'model_complexity', 'has_norm', 'trim_plan', 'TrimConv2d', 'trim_taps']
 
@@ -186,14 +186,11 @@ def model_complexity(name:str, crop:int=224, num_classes:int=1000, strides=None)
     except (NotImplementedError, RuntimeError): return complexity(build_model(name, num_classes, crop, strides), crop)
 
 # %% ../nbs/02_models.ipynb #01c2f04e
-@functools.lru_cache(maxsize=None)
+NO_NORM = ('alexnet', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg13', 'vgg16', 'vgg19')   # no batch/group/layer norm
+
 def has_norm(name:str) -> bool:
     "Whether the model called `name` has batch, group or layer normalization layers."
-    with torch.device('meta'):
-        try: model = build_model(name, 10, 224)
-        except (NotImplementedError, RuntimeError): model = None
-    model = model or build_model(name, 10, 224)
-    return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)) for m in model.modules())
+    return resolve_name(name) not in NO_NORM
 
 # %% ../nbs/02_models.ipynb #0358b8ef
 def trim_plan(hw, kernel, stride, padding):
