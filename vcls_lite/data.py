@@ -19,6 +19,7 @@ from torchvision.ops import roi_align
 from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from torch.utils.data import DistributedSampler
 from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import progress_bar
 
@@ -315,19 +316,39 @@ class Normalize:
 
 # %% ../nbs/01_data.ipynb #5969894c
 class TrainLoader(DataLoader):
-    "fastai's `DataLoader`, optionally capped at `max_batches` batches per epoch (Cambricon's `--iters`); unshuffled, spread evenly."
-    def __init__(self, dataset=None, max_batches:int|None=None, **kwargs):
-        self.max_batches = max_batches
+    """fastai's `DataLoader` with `DistributedSampler`'s order (shuffled from `seed` and the epoch), the share
+    `part=(rank, world)` of one process, `max_batches` per epoch at most (Cambricon's `--iters`) and `skip` batches."""
+    def __init__(self, dataset=None, max_batches:int|None=None, seed:int=0, part:tuple=(0, 1), **kwargs):
+        self.max_batches, self.seed, self.part, self.epoch, self.skip = max_batches, seed, tuple(part), 0, 0
         super().__init__(dataset, **kwargs)
-    def get_idxs(self):
-        idxs, n = super().get_idxs(), (self.max_batches or 0) * self.bs
+        self.fake_l.generator = torch.Generator()   # worker seeds come from here, not from torch's global RNG
+
+    def order(self) -> list[int]:
+        "This process's items for the current epoch, in order, before the cap and the skip."
+        rank, world = self.part
+        if not self.shuffle: return list(range(rank, self.n, world))   # evaluation: an unpadded share, in file order
+        s = DistributedSampler(range(self.n), num_replicas=world, rank=rank, shuffle=True, seed=self.seed)
+        s.set_epoch(self.epoch)
+        return list(s)
+
+    def _capped(self, idxs:list) -> list:
+        n = (self.max_batches or 0) * self.bs
         if not n or n >= len(idxs): return idxs
-        return idxs[:n] if self.shuffle else [idxs[i * len(idxs) // n] for i in range(n)]
+        return idxs[:n] if self.shuffle else [idxs[i * len(idxs) // n] for i in range(n)]   # spread over a sorted set
+
+    def get_idxs(self):
+        self.fake_l.generator.manual_seed(self.seed * 100_003 + self.epoch)
+        return self._capped(self.order())[self.skip * self.bs:]
+
     def __len__(self):
-        n = super().__len__()
-        return n if not self.max_batches else min(n, self.max_batches)
+        "Batches in a whole epoch of this process's share (`skip` not subtracted)."
+        rank, world = self.part
+        k = -(-self.n // world) if self.shuffle else len(range(rank, self.n, world))
+        if self.max_batches: k = min(k, self.max_batches * self.bs)
+        return k // self.bs + (0 if self.drop_last or k % self.bs == 0 else 1)
+
     def new(self, dataset=None, cls=None, **kwargs):
-        return super().new(dataset, cls, **{'max_batches': self.max_batches, **kwargs})
+        return super().new(dataset, cls, **{'max_batches': self.max_batches, 'seed': self.seed, 'part': self.part, **kwargs})
 
 # %% ../nbs/01_data.ipynb #e55343e4
 CACHE_VERSION = 1   # bump when the stored format changes
@@ -336,7 +357,8 @@ def cache_key(files:list, side:int) -> str:
     "A hash of every file's path, size and modification time, and `side`: it changes when any image changes."
     h = hashlib.sha1(f'vcls-image-cache/{CACHE_VERSION}/{side}'.encode())
     for f in files:
-        st = os.stat(f)
+        try: st = os.stat(f)
+        except OSError: h.update(f'{f}\0unreadable\n'.encode()); continue   # decoding will report it
         h.update(f'{f}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
     return h.hexdigest()[:24]
 
@@ -518,9 +540,10 @@ def get_datasets(path=None, source:str='auto', train_tfm=None, eval_tfm=None, sk
 def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_scale=(0.08, 1.0), hflip:float=0.5,
             norm:Normalize|None=None, bs:int=32, valid_bs:int|None=None, workers:int=0, device=None,
             max_batches:int|None=None, valid_batches:int|None=None, skip_bad_images:bool=False, download:bool=True,
-            valid_only:bool=False, cache:bool=True) -> DataLoaders:
+            valid_only:bool=False, cache:bool=True, seed:int=0, part:tuple=(0, 1)) -> DataLoaders:
     """fastai `DataLoaders` for the data at `path` with the seeds' presets; `dls.info` says what was read.
-    `cache`: decode once and augment whole batches (`image_cache`, `BatchCrop`); else per image, with `workers` processes."""
+    `cache`: decode once and augment whole batches (`image_cache`, `BatchCrop`); else per image, with `workers` processes.
+    `seed` sets the shuffled order; `part=(rank, world)` is this process's share under `torchrun`."""
     norm = norm or Normalize()
     trn, val, info = get_datasets(path, source, train_tfms(crop, rand_scale, hflip), eval_tfms(resize, crop),
                                   skip_bad_images, download, valid_only, cache_side=max(resize, crop) if cache else None)
@@ -528,8 +551,9 @@ def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_
         cls, tkw = BatchLoader, dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize, rand_scale, hflip), norm))
         vkw = dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize), norm))
     else: cls, tkw = TrainLoader, dict(num_workers=workers, device=device, after_batch=norm); vkw = tkw
-    vdl = cls(val, bs=valid_bs or 2 * bs, shuffle=False, max_batches=valid_batches, **vkw)
-    tdl = vdl if valid_only else cls(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs, max_batches=max_batches, **tkw)
+    vdl = cls(val, bs=valid_bs or 2 * bs, shuffle=False, max_batches=valid_batches, part=part, **vkw)
+    tdl = vdl if valid_only else cls(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs * part[1], max_batches=max_batches,
+                                     seed=seed, part=part, **tkw)
     dls = DataLoaders(tdl, vdl, device=device)
     dls.info = {**info, 'n_train': len(trn) if trn else 0, 'n_valid': len(val), 'classes': len(val.vocab)}
     return dls
