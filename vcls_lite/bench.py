@@ -23,7 +23,7 @@ from torchvision.transforms import v2
 
 from .core import ConfigError, DataError, cpu_has_bf16, save_json
 from .data import Normalize, get_dls, sample_data, valid_dir
-from .learner import Run, RunStats, ValidPreds, fast_model, load_checkpoint, make_learner, recipe_norm
+from .learner import Run, RunStats, ValidPreds, fast_model, load_checkpoint, load_weights, make_learner, recipe_norm
 from .models import build_model, trim_taps
 from .quant import call_times
 from .recipes import get_recipe, text_table
@@ -290,6 +290,7 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
                ref_workers:int|None=None, batch_size:int|None=None) -> dict:
     "End-to-end training images/s on an ImageFolder: our pipeline (image cache, batch augmentation) vs torchvision-reference style."
     root = Path(data_path) if data_path else sample_data()
+    if not root.exists(): raise DataError(f"--data-path {root} does not exist; pass an ImageFolder tree (train/<class>/...)")
     if not (root/'train').is_dir(): raise DataError(f"{root} has no train/ folder; pass an ImageFolder tree (train/<class>/...)")
     r = get_recipe(recipe).at_scale(scale) if scale != 'full' else get_recipe(recipe)
     if batch_size: r = dataclasses.replace(r, batch_size=batch_size)
@@ -361,7 +362,7 @@ def bench_infer(model:str='resnet18', checkpoint=None, batch_size:int=64, iters:
     if checkpoint:
         ck = load_checkpoint(checkpoint); r = ck['config']['recipe']
         model, classes, crop = r['model'], len(ck['vocab']), crop or r['crop']
-        m = build_model(model, classes, r['crop'], r['strides']); m.load_state_dict(ck['model'])
+        m = load_weights(build_model(model, classes, r['crop'], r['strides']), ck, checkpoint)
     else: m = build_model(model, classes, crop or 224)
     crop = crop or 224
     m = m.eval()
@@ -452,7 +453,7 @@ def bench_quant(r18=None, qat_run=None, sizes=(224, 28), rounds:int=3, iters:int
     def demo_run(name, out, **kw):
         return Path(train(get_recipe(name).at_scale('demo'), Run(output_dir=str(out), scale='demo', **kw))['output_dir'])
     ck_path = Path(r18) if r18 else demo_run('torchvision/resnet18', work/'r18')/'checkpoint.pth'
-    ck = load_checkpoint(ck_path); fp32 = _fp32_from_checkpoint(ck)
+    ck = load_checkpoint(ck_path); fp32 = _fp32_from_checkpoint(ck, ck_path)
     crop = ck['config']['recipe']['crop']
     dls = recipe_dls(checkpoint_recipe(ck['config'], 32), Run(data_path=ck['config']['run']['data_path']), torch.device('cpu'))
     prepared = prepare_model(fp32, 'resnet18', 'x86', example=torch.zeros(1, 3, crop, crop))

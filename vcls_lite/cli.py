@@ -12,7 +12,7 @@ from fastcore.imports import IN_NOTEBOOK
 
 from .core import ConfigError, RunDirError, VclsError, cpu_has_bf16, get_device, one_line
 from .data import SOURCES, get_datasets, sample_data
-from .learner import Run, evaluate, load_checkpoint, train
+from .learner import Run, dist_env, evaluate, resume_point, train
 from .quant import engines, evaluate_int8, quantize_checkpoint, report_rows, train_qat
 from .models import ALIASES, BUILDERS, model_complexity, model_names, parse_strides, published, resolve_name
 from .recipes import (QUANT, DEFAULT_RECIPE, PUBLISHED_CROP, RECIPES, SEED_SOURCES, Recipe, complexity_table, complexity_text, get_recipe,
@@ -48,6 +48,12 @@ def _sched(s) -> str:
     v = _TORCH_SCHEDULERS.get(str(s).lower(), str(s).lower())
     if v not in SCHEDULES: raise argparse.ArgumentTypeError(f"unknown schedule {s!r}; use one of {', '.join(SCHEDULES)}")
     return v
+
+def _fraction(s) -> float:
+    "A top-1 target as a fraction: 0.75, or a percentage like 75 (Cambricon's seed writes percentages)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number like 0.75 or 75, got {s!r}") from None
+    return v / 100 if 1 < v <= 100 else v
 
 def _strides(s):
     try: return parse_strides(s)
@@ -96,7 +102,7 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
     (('--data-path', '--data'), 'data_path', dict(metavar='DIR', help='dataset folder (default: the built-in MNIST sample)')),
     (('--dataset', '--dataset-name'), 'dataset', dict(metavar='NAME', help=f"{', '.join(SOURCES)} or auto (default)")),
     (('--output-dir',), 'output_dir', dict(metavar='DIR', help='run folder (default: a new one under runs/)')),
-    (('--resume',), 'resume', dict(metavar='CKPT', help='continue from this checkpoint.pth')),
+    (('--resume',), 'resume', dict(metavar='RUN', help='continue a run: its folder, or a checkpoint.pth')),
     (('--weights',), 'weights', dict(metavar='CKPT', help='start from the weights of this checkpoint.pth (QAT needs an fp32 one)')),
     (('--start-epoch',), 'start_epoch', dict(type=int, metavar='N', help='first epoch index to train')),
     (('--device',), 'device', dict(help='auto (default), cpu, cuda, cuda:N or mps')),
@@ -106,6 +112,12 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
     (('--skip-bad-images',), 'skip_bad_images', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='skip unreadable images')),
     (('--no-cache',), 'cache', dict(action='store_false', help='read and augment the image files every epoch instead of the decoded cache')),
     (('--channels-last',), 'channels_last', dict(type=_bool, metavar='BOOL', help='model memory format (default: on for crops >= 24 px)')),
+    (('--evaluate-every', '--eval-every'), 'evaluate_every', dict(type=int, metavar='N', help='validate every N epochs (and after the last)')),
+    (('--start-eval-at',), 'start_eval_at', dict(type=int, metavar='E', help='first epoch to validate, from 1')),
+    (('--quality-threshold',), 'quality_threshold', dict(type=_fraction, metavar='T', help='stop once top-1 reaches T (0.75 or 75)')),
+    (('--save-ckp',), 'save_ckp', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='also keep checkpoint_<epoch>.pth')),
+    (('--keep-ckp',), 'keep_ckp', dict(type=int, metavar='K', help='epoch checkpoints --save-ckp keeps (default 3; 0 = all)')),
+    (('--sync-bn',), 'sync_bn', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='under torchrun: BatchNorm over all processes')),
 ]
 
 def _add(parser, table):
@@ -257,8 +269,10 @@ def resolve(args) -> tuple[Recipe, Run]:
     if run_kw.get('resume'):
         if args.scale: raise ConfigError("--scale does not apply with --resume: the checkpoint holds its recipe; "
                                          "override single values instead, e.g. --epochs")
-        saved = load_checkpoint(run_kw['resume'])['config']
+        saved = resume_point(run_kw['resume'])[1]
         base, scale = Recipe.from_dict(saved['recipe']), saved['run'].get('scale', 'full')
+        kept = {k: v for k, v in saved['run'].items() if k in RUN_FIELDS and k not in ('resume', 'output_dir', 'weights', 'start_epoch')}
+        run_kw = {**kept, **run_kw}   # the run's own options (seed, data, cadence...) unless given again
     else:
         scale = args.scale or default_scale(run_kw)
         base = get_recipe(args.recipe).at_scale(scale)
@@ -276,7 +290,9 @@ def cmd_train(args) -> int:
         if not ckpt: raise ConfigError("--test-only evaluates a checkpoint; pass --resume CKPT")
         return _print_eval(evaluate(ckpt, vars(args).get('batch_size'), **kw), False)
     recipe, run = resolve(args)
-    if 'print_freq' not in vars(args) and not sys.stdout.isatty(): run.print_freq = 100   # logs, not bars, in a file
+    env = dist_env()
+    if not run.print_freq and not sys.stdout.isatty(): run.print_freq = 100   # logs, not bars, in a file
+    if run.sync_bn and not env: print("note: --sync-bn applies under torchrun only; this run has one process", file=sys.stderr)
     if args.dry_run:
         print(json.dumps({'recipe': recipe.to_dict(), 'run': asdict(run)}, indent=2))
         return 0
@@ -284,6 +300,9 @@ def cmd_train(args) -> int:
         print("note: --amp runs bfloat16 autocast on the CPU; this CPU has no native bf16 (AVX512-BF16/AMX), "
               "so expect it to be slower than fp32", file=sys.stderr)
     m = train_qat(recipe, run, args.backend) if recipe.quant else train(recipe, run)
+    if env and env['rank'] != 0: return 0   # rank 0 reports
+    if m.get('threshold_epoch') is not None:
+        print(f"top-1 reached {m['quality_threshold']:.4f} at epoch {m['threshold_epoch']}, after {m['time_to_threshold']:.0f} s")
     print(f"top1 {m['top1']:.4f}  top5 {m['top5']:.4f}  after {m['epochs_done']} epochs  "
           f"(train {m['train_seconds']:.0f} s, {m['images_per_sec']:.0f} images/s)")
     if 'quant' in m: print(f"int8 top1 {m['quant']['int8_top1']:.4f}  (int8 model: {m['output_dir']}/int8_model.pt)")
@@ -443,8 +462,9 @@ def main(argv=None) -> int:
     except VclsError as e:
         print(f"vcls: error: {one_line(e)}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("vcls: interrupted; the checkpoint of the last finished epoch is kept: continue with --resume", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"vcls: interrupted: {e}" if str(e) else "vcls: interrupted; the checkpoint of the last finished epoch is "
+              "kept: continue with --resume RUN_FOLDER", file=sys.stderr)
         return 130
 
 # %% ../nbs/08_cli.ipynb #11b94bcc

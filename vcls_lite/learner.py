@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_learner.ipynb #afab7a21
 from __future__ import annotations
-import contextlib, dataclasses, os, time
+import contextlib, dataclasses, errno, json, os, signal, threading, time
 from dataclasses import dataclass, asdict
 from functools import partial
 from pathlib import Path
@@ -12,10 +12,13 @@ from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn
 import torch.nn.functional as F
 import torchvision, fastai
 from torch.amp import GradScaler
-from fastai.callback.core import Callback, CancelEpochException, event
+from torch.nn.parallel import DistributedDataParallel
+from fastai.callback.core import Callback, CancelEpochException, CancelFitException, event
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.interpret import ClassificationInterpretation
@@ -25,7 +28,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import find_bs, set_seed
 
 import vcls_lite
-from .core import (ConfigError, DataError, RunDirError, atomic_path, get_device, rng_states, save_json,
+from .core import (ConfigError, DataError, RunDirError, VclsError, atomic_path, get_device, rng_states, save_json,
                             set_rng_states)
 from .data import Normalize, get_dls, show_images
 from .models import build_model, complexity, trim_taps
@@ -33,11 +36,13 @@ from .schedules import LRSchedule, Schedule
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'RUN_FILES', 'top1', 'top5', 'ResumeProgress', 'VclsLearner', 'CPUAutocast', 'CrossEntropy',
-           'make_learner', 'RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'checkpoint_dict', 'load_checkpoint',
-           'restore', 'SaveRun', 'run_metrics', 'Run', 'use_channels_last', 'fast_model', 'default_workers',
+           'make_learner', 'RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'bare_model', 'checkpoint_dict',
+           'save_checkpoint', 'load_checkpoint', 'load_weights', 'resume_point', 'restore', 'RestoreScaler', 'SaveRun',
+           'threshold_time', 'run_metrics', 'Run', 'check_run', 'use_channels_last', 'fast_model', 'default_workers',
            'holds_run', 'prepare_output_dir', 'recipe_norm', 'recipe_dls', 'plot_curves', 'plot_lr', 'plot_confusion',
-           'plot_predictions', 'save_fig', 'write_report', 'versions', 'start_weights', 'train', 'checkpoint_recipe',
-           'checkpoint_run', 'evaluate']
+           'plot_predictions', 'save_fig', 'write_report', 'Interrupted', 'StopOnSignal', 'EvalEvery', 'QualityStop',
+           'dist_env', 'init_distributed', 'CPUSyncBatchNorm', 'sync_batchnorm', 'DistributedTrain', 'versions',
+           'start_weights', 'train', 'checkpoint_recipe', 'checkpoint_run', 'evaluate']
 
 # %% ../nbs/04_learner.ipynb #e40ba342
 def top1(inp, targ):
@@ -69,8 +74,9 @@ def _handles(cb, event_name:str) -> bool:
     return callable(getattr(type(cb), event_name, None)) or event_name in vars(cb)
 
 class VclsLearner(Learner):
-    "fastai's `Learner` whose epoch loop starts at `first_epoch` (a resume logs no rows for the skipped epochs)."
-    first_epoch = 0
+    """fastai's `Learner` whose epoch loop starts at `first_epoch`, and at batch `skip_iters` of it (a resume logs no
+    rows for the epochs done); it tells the training loader each epoch's number (the shuffled order depends on it)."""
+    first_epoch, skip_iters = 0, 0
     def __init__(self, *args, **kwargs):
         self._dispatch = {}
         super().__init__(*args, **kwargs)
@@ -94,7 +100,20 @@ class VclsLearner(Learner):
     def _do_fit(self):
         for epoch in range(self.first_epoch, self.n_epoch):
             self.epoch = epoch
+            if hasattr(self.dls.train, 'epoch'): self.dls.train.epoch = epoch
             self._with_events(self._do_epoch, 'epoch', CancelEpochException)
+
+    def all_batches(self):
+        "fastai's, starting a training epoch at batch `skip_iters` when a resume asks for it (once); no validation batches when `skip_valid`."
+        self.n_iter, skip = len(self.dl), (self.skip_iters if self.training else 0)
+        if not self.training and getattr(self, 'skip_valid', False): return   # the metrics log None for this epoch
+        if not skip:
+            for o in enumerate(self.dl): self.one_batch(*o)
+            return
+        self.skip_iters, self.dl.skip = 0, skip
+        try:
+            for o in enumerate(self.dl, start=skip): self.one_batch(*o)
+        finally: self.dl.skip = 0
 
 class CPUAutocast(MixedPrecision):
     "fastai's `MixedPrecision` (written for CUDA) with bfloat16 autocast on the CPU; bf16 needs no loss scaling."
@@ -120,22 +139,25 @@ def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
 
 # %% ../nbs/04_learner.ipynb #b9362866
 class RunStats(Callback):
-    "Per-epoch history: losses, top-1/top-5, learning rate, training seconds, images/s and epoch seconds."
+    "Per-epoch history: losses, top-1/top-5, learning rate, training seconds, images/s (of all processes) and epoch seconds."
     order = Recorder.order + 1   # after the recorder has the epoch's values
-    def __init__(self, history=None, smooth_loss=None): self.history, self.smooth = list(history or []), smooth_loss
+    def __init__(self, history=None, smooth_loss=None, world:int=1):
+        self.history, self.smooth, self.world = list(history or []), smooth_loss, world   # world: processes (torchrun)
     def before_fit(self):
         "On resume, continue the recorder's smoothed training loss where the checkpoint left it."
         if self.smooth: self.recorder.smooth_loss.count, self.recorder.smooth_loss.val = self.smooth['count'], self.smooth['val']
     def before_epoch(self): self.t_epoch = time.perf_counter()
-    def before_train(self): self.n, self.t_train = 0, time.perf_counter()
+    def before_train(self): self.n, self.t_train, self.epoch_lr = 0, time.perf_counter(), None
     def after_batch(self):
         if not self.training: return
-        if self.iter == 0: self.epoch_lr = self.opt.hypers[-1]['lr']   # the epoch's rate, at its first step
-        self.n += find_bs(self.yb)
-    def after_train(self): self.train_seconds = time.perf_counter() - self.t_train
+        if self.epoch_lr is None: self.epoch_lr = self.opt.hypers[-1]['lr']   # the epoch's rate, at its first step
+        self.n += find_bs(self.yb) * self.world   # every process trains a batch this size
+    def after_train(self):
+        self.train_seconds = time.perf_counter() - self.t_train
+        if self.epoch_lr is None: self.epoch_lr = self.opt.hypers[-1]['lr']   # no step left in a resumed epoch
     def after_epoch(self):
         rec = dict(zip(self.recorder.metric_names[1:-1], self.learn.final_record))   # without 'epoch' and 'time'
-        self.history.append({'epoch': self.epoch, **{k: float(v) for k, v in rec.items()}, 'lr': self.epoch_lr,
+        self.history.append({'epoch': self.epoch, **{k: None if v is None else float(v) for k, v in rec.items()}, 'lr': self.epoch_lr,
                              'train_seconds': self.train_seconds, 'images_per_sec': self.n / max(self.train_seconds, 1e-9),
                              'epoch_seconds': time.perf_counter() - self.t_epoch})
 
@@ -144,6 +166,7 @@ class ValidPreds(Callback):
     "The predicted and true classes of the latest validation pass, and `n_show` of its images spread over the split."
     def __init__(self, n_show:int=32): self.n_show = n_show
     def before_validate(self):
+        if getattr(self.learn, 'skip_valid', False): return   # keep the last pass's
         self.preds, self.targs, self.shown, self.seen = [], [], [], 0
         self.every = max(1, len(self.dl.dataset) // self.n_show)
     def after_batch(self):
@@ -178,7 +201,7 @@ class PrintLog(Callback):
 
 # %% ../nbs/04_learner.ipynb #432a6c03
 class RunCSV(CSVLogger):
-    "fastai's `CSVLogger`, writing the header only into a new file, so a resumed run appends clean rows."
+    "fastai's `CSVLogger`, writing the header only into a new file (a resumed run appends clean rows), and None as an empty field."
     order = ProgressCallback.order + 1
     def before_fit(self):
         f = self.path/self.fname
@@ -186,18 +209,37 @@ class RunCSV(CSVLogger):
         self.file = f.open('a' if self.append else 'w')
         if fresh: self.file.write(','.join(self.recorder.metric_names) + '\n')
         self.old_logger, self.learn.logger = self.logger, self._write_line
+    def _write_line(self, log): super()._write_line(['' if v is None else v for v in log])
 
 # %% ../nbs/04_learner.ipynb #7747c2f3
 CKPT_FORMAT = 'vcls_lite/1'
 
-def checkpoint_dict(learn, config:dict, history:list) -> dict:
-    "Everything needed to evaluate or resume `learn` after its current epoch."
-    return {'format': CKPT_FORMAT, 'model': learn.model.state_dict(), 'optimizer': learn.opt.state_dict(),
-            'scheduler': learn.lr_schedule.state_dict(), 'epoch': learn.epoch, 'rng': rng_states(),
+def bare_model(learn) -> torch.nn.Module:
+    "The learner's model without its `DistributedDataParallel` wrapper."
+    m = learn.model
+    return m.module if isinstance(m, DistributedDataParallel) else m
+
+def checkpoint_dict(learn, config:dict, history:list, iters:int|None=None) -> dict:
+    "Everything needed to evaluate or resume `learn` after its current epoch, or after `iters` batches of it."
+    scaler = getattr(learn, 'scaler', None)
+    return {'format': CKPT_FORMAT, 'model': bare_model(learn).state_dict(), 'optimizer': learn.opt.state_dict(),
+            'scheduler': learn.lr_schedule.state_dict(), 'epoch': learn.epoch, 'iter': iters, 'rng': rng_states(),
             'loader_rng': learn.dls.train.rng.getstate(), 'config': config, 'history': history,
+            'scaler': scaler.state_dict() if scaler is not None else {},
             'smooth_loss': {'count': learn.recorder.smooth_loss.count,
                             'val': learn.recorder.smooth_loss.val.detach().cpu().as_subclass(torch.Tensor)},
             'vocab': list(learn.dls.vocab)}
+
+def save_checkpoint(ck:dict, path) -> Path:
+    "Write `ck` to `path` atomically; a failed write (full disk, no permission) leaves the old file and raises `RunDirError`."
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp: torch.save(ck, tmp)
+    except OSError as e:
+        why = 'the disk is full' if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        raise RunDirError(f"cannot write {path}: {why}; the previous checkpoint is kept: free space, then continue "
+                          f"with --resume {path.parent}") from None
+    return path
 
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by `vcls train`, with `weights_only=True`."
@@ -205,43 +247,97 @@ def load_checkpoint(path) -> dict:
     if not path.is_file(): raise RunDirError(f"checkpoint {path} not found; pass the checkpoint.pth of an earlier run")
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        lines = str(e).strip().splitlines() or ['']
-        why = next((l.split('error:', 1)[1] for l in lines if 'WeightsUnpickler error:' in l), lines[0])  # torch's reason
+        lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()] or ['']
+        glob = next((l.split('GLOBAL', 1)[1].split()[0] for l in lines if 'unsupported GLOBAL' in l), None)
+        why = (f"it would import {glob}: a pickle that runs code when loaded, refused unread" if glob else
+               next((l.split('error:', 1)[1] for l in lines if 'WeightsUnpickler error:' in l), lines[0]))  # torch's reason
         raise RunDirError(f"{path} cannot be read as a checkpoint ({type(e).__name__}: {why.strip()[:120]}); "
                           "pass the checkpoint.pth of a vcls run") from None
     if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
         raise RunDirError(f"{path} is not a vcls_lite checkpoint; pass the checkpoint.pth of a vcls run")
     return ck
 
+def load_weights(model, ck:dict, path) -> torch.nn.Module:
+    "Load the weights of checkpoint `ck` (read from `path`) into `model`; weights that do not fit are a one-line `RunDirError`."
+    try: model.load_state_dict(ck['model'])
+    except RuntimeError as e:
+        raise RunDirError(f"the weights in {path} do not fit the {ck['config']['recipe']['model']} with {len(ck['vocab'])} "
+                          f"classes its config names ({str(e).splitlines()[0][:80]}); the file was edited or mixed up: "
+                          "pass the checkpoint.pth of a vcls run") from None
+    return model
+
+def resume_point(path) -> tuple[Path|None, dict]:
+    """What `--resume path` continues: a checkpoint, or a run folder (its `checkpoint.pth`; none yet when the run was
+    stopped in its first epoch, which then starts again). Returns `(checkpoint or None, the run's config)`."""
+    p = Path(path)
+    if p.is_dir():
+        if (p/'checkpoint.pth').is_file(): p = p/'checkpoint.pth'
+        elif (p/'config.json').is_file():
+            try: return None, json.loads((p/'config.json').read_text())
+            except ValueError: raise RunDirError(f"{p/'config.json'} is damaged; start a new run with another --output-dir") from None
+        else: raise RunDirError(f"{p} holds no vcls run (no checkpoint.pth or config.json); pass a run folder or its checkpoint.pth")
+    return p, load_checkpoint(p)['config']
+
 def restore(learn, ck:dict):
-    "Load model, optimizer and RNG states from `ck` into `learn`, which will continue after the checkpoint's epoch."
-    try: learn.model.load_state_dict(ck['model'])
+    "Load model, optimizer and RNG states from `ck` into `learn`, which will continue where the checkpoint stopped."
+    try: bare_model(learn).load_state_dict(ck['model'])
     except RuntimeError as e:
         raise RunDirError(f"the checkpoint's weights do not fit this model ({str(e).splitlines()[0][:100]}); "
                           "resume with the checkpoint's own model and data") from None
     if getattr(learn.dls, 'device', None) is not None: learn.model.to(learn.dls.device)
     learn.create_opt(); learn.opt.load_state_dict(ck['optimizer'])
     set_rng_states(ck['rng']); learn.dls.train.rng.setstate(ck['loader_rng'])
-    learn.first_epoch = ck['epoch'] + 1
+    it = ck.get('iter')
+    learn.first_epoch, learn.skip_iters = ck['epoch'] + (0 if it else 1), it or 0
+
+class RestoreScaler(Callback):
+    "Load the AMP loss scaler's state once fastai's `MixedPrecision` has made the scaler."
+    order = MixedPrecision.order + 1
+    def __init__(self, state:dict): self.state = state
+    def before_fit(self):
+        if self.state and getattr(self.learn, 'scaler', None) is not None: self.learn.scaler.load_state_dict(self.state)
 
 # %% ../nbs/04_learner.ipynb #32bccee4
 class SaveRun(Callback):
-    "After every epoch: the checkpoint and `metrics.json`, written atomically."
+    """After every epoch: the checkpoint (and with `save_ckp` an epoch copy, `keep` of them) and `metrics.json`, written
+    atomically. `save(iters)` writes a mid-epoch checkpoint (Ctrl-C)."""
     order = RunStats.order + 1
-    def __init__(self, out:Path, config:dict, stats:RunStats, extra:dict):
-        self.out, self.config, self.stats, self.extra = Path(out), config, stats, extra
-    def after_epoch(self):
-        with atomic_path(self.out/'checkpoint.pth') as tmp:
-            torch.save(checkpoint_dict(self.learn, self.config, self.stats.history), tmp)
-        save_json(self.out/'metrics.json', run_metrics(self.stats.history, status='running', **self.extra))
+    def __init__(self, out:Path, config:dict, stats:RunStats, extra:dict, save_ckp:bool=False, keep:int=3):
+        self.out, self.config, self.stats, self.extra, self.save_ckp, self.keep = Path(out), config, stats, extra, save_ckp, keep
+    def save(self, iters:int|None=None):
+        path = save_checkpoint(checkpoint_dict(self.learn, self.config, self.stats.history, iters), self.out/'checkpoint.pth')
+        if self.save_ckp and iters is None: self._keep_copy(path)
+        try: save_json(self.out/'metrics.json', run_metrics(self.stats.history, status='running', **self.extra))
+        except OSError as e: raise RunDirError(f"cannot write {self.out/'metrics.json'}: {e.strerror or e}; free space, "
+                                               f"then continue with --resume {self.out}") from None
+    def after_epoch(self): self.save()
+    def _keep_copy(self, path:Path):
+        copy = self.out/f'checkpoint_{self.epoch:03d}.pth'
+        copy.unlink(missing_ok=True)
+        try: os.link(path, copy)
+        except OSError: save_checkpoint(torch.load(path, weights_only=True), copy)   # no hard links here: a real copy
+        if self.keep:
+            for old in sorted(self.out.glob('checkpoint_[0-9]*.pth'))[:-self.keep]: old.unlink(missing_ok=True)
 
-def run_metrics(history:list, **extra) -> dict:
-    "The `metrics.json` content: the final values, totals over all epochs, and the per-epoch history."
-    last = history[-1] if history else {}
+def threshold_time(history:list, threshold:float|None) -> dict:
+    "When validation top-1 first reached `threshold`: its epoch and the seconds until then (training, and whole epochs)."
+    if threshold is None: return {}
+    hit = next((i for i, h in enumerate(history) if h.get('top1') is not None and h['top1'] >= threshold), None)
+    done = history[:hit + 1] if hit is not None else []
+    return {'quality_threshold': threshold, 'threshold_epoch': history[hit]['epoch'] if done else None,
+            'time_to_threshold': sum(h['epoch_seconds'] for h in done) if done else None,
+            'train_seconds_to_threshold': sum(h['train_seconds'] for h in done) if done else None}
+
+def run_metrics(history:list, threshold:float|None=None, **extra) -> dict:
+    """The `metrics.json` content: the final values (of the last epoch validated), totals over all epochs, the time to
+    `threshold` top-1, and the per-epoch history."""
+    seen = [h for h in history if h.get('top1') is not None]
+    last = seen[-1] if seen else {}
     secs = sum(h['train_seconds'] for h in history)
     return {**extra, 'epochs_done': len(history),
-            **{k: last.get(k) for k in ('top1', 'top5', 'train_loss', 'valid_loss', 'lr')},
-            'best_top1': max((h['top1'] for h in history), default=None),
+            **{k: last.get(k) for k in ('top1', 'top5', 'valid_loss')},
+            **{k: history[-1][k] if history else None for k in ('train_loss', 'lr')},
+            'best_top1': max((h['top1'] for h in seen), default=None), **threshold_time(history, threshold),
             'train_seconds': secs, 'fit_seconds': sum(h['epoch_seconds'] for h in history),
             'images_per_sec': sum(h['images_per_sec'] * h['train_seconds'] for h in history) / secs if secs else None,
             'history': history}
@@ -255,7 +351,7 @@ class Run:
     data_path: str | None = None    # dataset folder; None = the built-in MNIST sample
     dataset: str = 'auto'           # folder, list, cifar10, cifar100, fake, sample or auto (`vcls_lite.data.SOURCES`)
     output_dir: str | None = None   # run folder; None = runs/<recipe>-<model>-<date>-<time>
-    resume: str | None = None       # checkpoint.pth to continue from
+    resume: str | None = None       # checkpoint.pth, or run folder, to continue from
     weights: str | None = None      # checkpoint.pth whose weights a new run starts from [tv --weights; QAT needs one]
     start_epoch: int | None = None  # first epoch index to train; default 0, or the one after the resumed checkpoint's
     device: str = 'auto'            # auto, cpu, cuda, cuda:N or mps
@@ -265,7 +361,23 @@ class Run:
     skip_bad_images: bool = False   # drop and count unreadable images instead of stopping
     cache: bool = True              # decode the images once and augment whole batches (`vcls_lite.data.image_cache`)
     channels_last: bool | None = None   # model memory format; None = on CUDA, and on a CPU for crops >= 24 px (faster here)
+    evaluate_every: int = 1         # validate every N epochs (and always after the last) [cam --evaluate_every]
+    start_eval_at: int = 1          # first epoch to validate, counted from 1 [cam --start_eval_at]
+    quality_threshold: float | None = None  # stop once validation top-1 (a fraction) reaches it [cam --quality_threshold]
+    save_ckp: bool = False          # also keep checkpoint_<epoch>.pth each epoch [cam --save_ckp; tv model_{epoch}.pth]
+    keep_ckp: int = 3               # how many epoch checkpoints save_ckp keeps; 0 = all
+    sync_bn: bool = False           # under torchrun: BatchNorm statistics over all processes' batches [tv --sync-bn]
     scale: str = 'full'             # the recipe scale (recorded for the reader)
+
+def check_run(run:Run) -> Run:
+    "`run`, with its numbers checked; a `ConfigError` names the bad option."
+    for flag, v, lo in (('evaluate-every', run.evaluate_every, 1), ('start-eval-at', run.start_eval_at, 1),
+                        ('keep-ckp', run.keep_ckp, 0), ('workers', run.workers or 0, 0), ('print-freq', run.print_freq, 0)):
+        if v < lo: raise ConfigError(f"--{flag} must be at least {lo}, got {v}")
+    t = run.quality_threshold
+    if t is not None and not 0 < t <= 1:
+        raise ConfigError(f"--quality-threshold is a top-1 fraction in (0, 1] (or a percentage up to 100), got {t}")
+    return run
 
 def use_channels_last(run:Run, crop:int, device) -> bool:
     """Whether to train in channels_last: `run.channels_last`, else on CUDA, and on a CPU for crops of 24 px and more: with
@@ -290,7 +402,7 @@ def holds_run(d) -> list[str]:
 def prepare_output_dir(run:Run, recipe) -> Path:
     "The run folder for `run`, created; refuses one holding another run unless resuming from it."
     if run.resume:
-        ck_dir = Path(run.resume).parent
+        ck_dir = Path(run.resume) if Path(run.resume).is_dir() else Path(run.resume).parent
         out = Path(run.output_dir) if run.output_dir else ck_dir
         if out.resolve() != ck_dir.resolve() and holds_run(out):
             raise RunDirError(f"output dir {out} already holds another run ({', '.join(holds_run(out))}); "
@@ -305,7 +417,7 @@ def prepare_output_dir(run:Run, recipe) -> Path:
                 out = base.with_name(f'{base.name}-{i}')
         if holds_run(out):
             raise RunDirError(f"output dir {out} already holds a run ({', '.join(holds_run(out))}); pass "
-                              f"--resume {out/'checkpoint.pth'} to continue it, or choose a new --output-dir")
+                              f"--resume {out} to continue it, or choose a new --output-dir")
     if out.exists() and not out.is_dir(): raise RunDirError(f"output dir {out} is a file; choose a folder name")
     out.mkdir(parents=True, exist_ok=True)
     return out
@@ -316,25 +428,25 @@ def recipe_norm(recipe) -> Normalize:
     if recipe.image_mean is not None: return Normalize(recipe.image_mean, recipe.image_scale, recipe.channel_reverse)
     return Normalize.from_stats(recipe.mean, recipe.std, recipe.channel_reverse)
 
-def recipe_dls(recipe, run:Run, device=None, valid_only:bool=False):
-    "fastai `DataLoaders` for `run`'s data, preprocessed as `recipe` says."
+def recipe_dls(recipe, run:Run, device=None, valid_only:bool=False, part:tuple=(0, 1)):
+    "fastai `DataLoaders` for `run`'s data, preprocessed as `recipe` says; `part=(rank, world)` under torchrun."
     dataset = run.dataset if run.dataset != 'auto' or not run.data_path else recipe.dataset or 'auto'
     return get_dls(run.data_path, dataset, crop=recipe.crop, resize=recipe.resize, rand_scale=recipe.rand_scale,
                    hflip=recipe.hflip, norm=recipe_norm(recipe), bs=recipe.batch_size, device=device,
                    workers=default_workers() if run.workers is None else run.workers, max_batches=recipe.iters,
                    valid_batches=getattr(recipe, 'eval_iters', None),
-                   skip_bad_images=run.skip_bad_images, valid_only=valid_only, cache=run.cache)
+                   skip_bad_images=run.skip_bad_images, valid_only=valid_only, cache=run.cache, seed=run.seed, part=part)
 
 # %% ../nbs/04_learner.ipynb #595c8dc0
 def plot_curves(history:list):
-    "Loss (train, validation) and validation top-1/top-5 per epoch."
-    ep = [h['epoch'] for h in history]
+    "Loss (train, validation) and validation top-1/top-5 per epoch (the epochs validated)."
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    a.plot(ep, [h['train_loss'] for h in history], 'o-', label='train')
-    a.plot(ep, [h['valid_loss'] for h in history], 'o-', label='validation')
+    def line(ax, key, label):   # epochs without validation (`--evaluate-every`) have None: left out
+        pts = [(h['epoch'], h[key]) for h in history if h.get(key) is not None]
+        ax.plot([e for e, _ in pts], [v for _, v in pts], 'o-', label=label)
+    line(a, 'train_loss', 'train'); line(a, 'valid_loss', 'validation')
     a.set(xlabel='epoch', ylabel='loss', yscale='log', title='loss'); a.legend()
-    b.plot(ep, [h['top1'] for h in history], 'o-', label='top-1')
-    b.plot(ep, [h['top5'] for h in history], 'o-', label='top-5')
+    line(b, 'top1', 'top-1'); line(b, 'top5', 'top-5')
     b.set(xlabel='epoch', ylabel='fraction correct', title='validation accuracy'); b.legend(); b.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -386,6 +498,120 @@ def write_report(learn, out:Path, history:list, preds:ValidPreds, epochs:int) ->
             'confusion_matrix.png': plot_confusion(learn, preds), 'predictions.png': plot_predictions(learn, preds)}
     return [save_fig(f, out/name) for name, f in figs.items() if f is not None]
 
+# %% ../nbs/04_learner.ipynb #060b9b9c
+class Interrupted(KeyboardInterrupt):
+    "A run stopped on request (Ctrl-C, SIGTERM) after saving a checkpoint; the message says where."
+
+class StopOnSignal(Callback):
+    "On SIGINT/SIGTERM: finish the current step, call `save(iters)` (a mid-epoch checkpoint) and stop the fit."
+    order = 60
+    def __init__(self, save=None, world:int=1): self.save_fn, self.world, self.asked, self.where = save, world, False, None
+    def _handler(self, signum, frame):
+        if self.asked: raise KeyboardInterrupt   # the second Ctrl-C: now
+        self.asked = True
+    def before_fit(self):
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM): self.old[s] = signal.signal(s, self._handler)
+    def _agreed(self) -> bool:
+        if self.world == 1: return self.asked
+        flag = torch.tensor([float(self.asked)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+    def after_batch(self):
+        if self.training and self._agreed():
+            self.where = (self.epoch, self.iter + 1)
+            if self.save_fn: self.save_fn(self.iter + 1)
+            raise CancelFitException
+    def after_epoch(self):
+        if self._agreed(): self.where = (self.epoch + 1, 0); raise CancelFitException   # SaveRun already saved this epoch
+    def after_fit(self): self.restore()
+    def restore(self):
+        "Put the previous signal handlers back (also called when the fit ends in an error)."
+        for s, h in getattr(self, 'old', {}).items(): signal.signal(s, h)
+        self.old = {}
+
+# %% ../nbs/04_learner.ipynb #e1460cdf
+class EvalEvery(Callback):
+    "Validate only from epoch `start_at` (from 1) on, every `every` epochs, and after the last [cam --start_eval_at, --evaluate_every]."
+    order = -10   # before `ValidPreds` looks at `skip_valid`
+    def __init__(self, every:int=1, start_at:int=1): self.every, self.start_at = every, start_at
+    def due(self, epoch:int, n_epoch:int) -> bool:
+        e = epoch + 1
+        return e == n_epoch or (e >= self.start_at and (e - self.start_at) % self.every == 0)
+    def before_validate(self):   # a pass without batches: the recorder logs None for the loss and metrics
+        self.learn.skip_valid = not self.due(self.epoch, self.n_epoch)
+    def after_fit(self): self.learn.skip_valid = False
+
+class QualityStop(Callback):
+    "Stop once validation top-1 reaches `threshold` [cam --quality_threshold]; after the epoch's checkpoint."
+    order = SaveRun.order + 1
+    def __init__(self, threshold:float, stats:RunStats): self.threshold, self.stats, self.reached = threshold, stats, False
+    def after_epoch(self):
+        t1 = self.stats.history[-1].get('top1') if self.stats.history else None
+        if t1 is not None and t1 >= self.threshold: self.reached = True; raise CancelFitException
+
+# %% ../nbs/04_learner.ipynb #abcb3eb6
+def dist_env() -> dict|None:
+    "torchrun's coordinates of this process (`rank`, `world`, `local_rank`) when it started more than one, else None."
+    world = int(os.environ.get('WORLD_SIZE') or 1)
+    if world <= 1: return None
+    return {'rank': int(os.environ['RANK']), 'world': world, 'local_rank': int(os.environ.get('LOCAL_RANK') or 0)}
+
+def init_distributed(env:dict, device:str='auto') -> torch.device:
+    "Join the process group of `env` (nccl on CUDA, gloo on a CPU); returns this process's device."
+    cuda = (device == 'auto' and torch.cuda.is_available()) or str(device).startswith('cuda')
+    dev = torch.device('cuda', env['local_rank']) if cuda else get_device('cpu' if device == 'auto' else device)
+    if cuda: get_device(str(dev)); torch.cuda.set_device(dev)
+    if not dist.is_initialized(): dist.init_process_group('nccl' if cuda else 'gloo')
+    return dev
+
+class CPUSyncBatchNorm(torch.nn.BatchNorm2d):
+    "`BatchNorm2d` whose training statistics cover the batches of all processes, on any device (torch's `SyncBatchNorm` needs a GPU)."
+    def forward(self, x):
+        if not (self.training and dist.is_available() and dist.is_initialized()): return super().forward(x)
+        c, dims, shape = x.shape[1], (0, 2, 3), (1, -1, 1, 1)
+        g = getattr(self, 'process_group', None)
+        n = dist_nn.all_reduce(torch.tensor([float(x.numel() // c)], device=x.device), group=g or dist.group.WORLD)
+        mean = dist_nn.all_reduce(x.sum(dims), group=g or dist.group.WORLD) / n
+        var = dist_nn.all_reduce(((x - mean.view(shape)) ** 2).sum(dims), group=g or dist.group.WORLD) / n
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean, m); self.running_var.lerp_(var * n / (n - 1).clamp(min=1), m)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+def sync_batchnorm(model, device) -> torch.nn.Module:
+    "`model` with BatchNorm synchronized over processes: torch's `SyncBatchNorm` on CUDA, `CPUSyncBatchNorm` elsewhere."
+    if torch.device(device).type == 'cuda': return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    group = dist.new_group()   # its own channel: DDP's gradient all-reduces run on the default one at the same time
+    for m in model.modules():
+        if type(m) is torch.nn.BatchNorm2d: m.__class__, m.process_group = CPUSyncBatchNorm, group   # same parameters, buffers
+    return model
+
+class DistributedTrain(Callback):
+    "Train through `DistributedDataParallel`; validate the bare model on each share and add up the sums of all processes."
+    order = Recorder.order - 1   # reduce before the recorder logs the epoch
+    def __init__(self, world:int): self.world = world
+    def before_fit(self):
+        self.bare = self.learn.model
+        dev = next(self.bare.parameters()).device
+        self.ddp = DistributedDataParallel(self.bare, device_ids=[dev.index] if dev.type == 'cuda' else None)
+    def before_train(self): self.learn.model = self.ddp
+    def after_train(self):
+        self.learn.model = self.bare
+        sl = self.recorder.smooth_loss   # the logged training loss: the mean of the processes'
+        val = sl.val.detach().clone(); dist.all_reduce(val); sl.val = val / self.world
+    def after_validate(self):
+        for m in self.recorder._valid_mets:
+            if not hasattr(m, 'count'): continue
+            t = torch.tensor([float(m.total), float(m.count)], dtype=torch.float64)
+            dist.all_reduce(t)
+            m.total, m.count = t[0].item(), int(t[1].item())
+    def after_fit(self): self.learn.model = self.bare
+
 # %% ../nbs/04_learner.ipynb #73fcd372
 def versions() -> dict:
     "Library versions, recorded in the config (as plain strings: `torch.__version__` is not one)."
@@ -402,20 +628,54 @@ def start_weights(model, path, vocab) -> None:
         raise RunDirError(f"--weights {path} holds a {ck['config']['recipe']['model']} whose weights do not fit this model "
                           f"({str(e).splitlines()[0][:80]}); pass a checkpoint of the same model") from None
 
+def _share_output_dir(run:Run, recipe, env) -> Path:
+    "Rank 0 prepares the run folder; under torchrun the others get its path, or its error, from rank 0."
+    if not env: return prepare_output_dir(run, recipe)
+    msg = [None, None]
+    if env['rank'] == 0:
+        try: msg[0] = str(prepare_output_dir(run, recipe))
+        except VclsError as e: msg[1] = str(e)
+    dist.broadcast_object_list(msg, src=0)
+    if msg[1]: raise RunDirError(msg[1])
+    return Path(msg[0])
+
+def _clean_output_dir(out:Path, ck) -> None:
+    "Before a (re)start in `out`: drop temporary files a killed write left, and log rows after the checkpoint."
+    for tmp in out.glob('.*.tmp*'): tmp.unlink(missing_ok=True)
+    log = out/'log.csv'
+    if log.exists():
+        done = ck['epoch'] + (0 if ck.get('iter') else 1) if ck else 0
+        head, *rows = log.read_text().splitlines(keepends=True)
+        keep = [r for r in rows if r.split(',', 1)[0].strip().isdigit() and int(r.split(',', 1)[0]) < done]
+        if len(keep) != len(rows) or not ck: log.write_text(head + ''.join(keep) if ck else '')
+
 def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
     """Train `recipe` as `run` says; returns the final metrics, also written to `<output_dir>/metrics.json`.
-    `prepare(model) -> model` changes the model before training (`vcls_lite.quant` uses it for QAT)."""
-    run = run or Run()
+    `prepare(model) -> model` changes the model before training (`vcls_lite.quant` uses it for QAT).
+    Under `torchrun` (`dist_env()`), every process calls it; only rank 0 writes the run folder."""
+    run = check_run(run or Run())
     recipe.check()
     if recipe.quant and prepare is None:
         raise ConfigError(f"{recipe.name} is a quantization-aware training recipe; train it with `vcls train` "
                           "or `vcls_lite.quant.train_qat`")
-    ck = load_checkpoint(run.resume) if run.resume else None
-    if ck and run.data_path is None and run.dataset == 'auto':   # resume on the checkpoint's data unless told otherwise
-        run = dataclasses.replace(run, data_path=ck['config']['run']['data_path'], dataset=ck['config']['run']['dataset'])
-    device = get_device(run.device)
+    env = dist_env()
+    if env and prepare is not None: raise ConfigError("quantization-aware training runs in one process; start it without torchrun")
+    ck_path, saved = resume_point(run.resume) if run.resume else (None, None)
+    ck = load_checkpoint(ck_path) if ck_path else None
+    if saved:   # the checkpoint's data unless told otherwise, and its seed (the loader's order depends on it)
+        if run.data_path is None and run.dataset == 'auto':
+            run = dataclasses.replace(run, data_path=saved['run']['data_path'], dataset=saved['run']['dataset'])
+        run = dataclasses.replace(run, seed=saved['run']['seed'])
+    rank, world = (env['rank'], env['world']) if env else (0, 1)
+    device = init_distributed(env, run.device) if env else get_device(run.device)
+    try: return _train(recipe, run, cbs, prepare, ck, env, rank, world, device)
+    finally:
+        if env and dist.is_initialized(): dist.destroy_process_group()
+
+def _train(recipe, run, cbs, prepare, ck, env, rank, world, device) -> dict:
+    main = rank == 0
     set_seed(run.seed)
-    dls = recipe_dls(recipe, run, device)
+    dls = recipe_dls(recipe, run, device, part=(rank, world))
     if ck and ck['vocab'] != list(dls.vocab):
         raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; resume on the same data")
     model = build_model(recipe.model, len(dls.vocab), recipe.crop, recipe.strides, quantizable=bool(recipe.quant))
@@ -423,32 +683,51 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
     cx = complexity(model, recipe.crop)   # before `prepare`: a QAT model's observers would record the counting pass
     if prepare: model = prepare(model)
     else: model = fast_model(model, run, recipe.crop, device)
-    out = prepare_output_dir(run, recipe)
+    if env and run.sync_bn: model = sync_batchnorm(model, device)
+    out = _share_output_dir(run, recipe, env)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
     config = {'recipe': recipe.to_dict(), 'run': asdict(run), 'data': {**info, 'skipped': len(dls.info['skipped'])},
-              'versions': versions()}
+              'versions': versions(), 'world_size': world}
     extra = {'recipe': recipe.name, 'model': recipe.model, 'scale': run.scale, 'epochs': recipe.epochs,
-             'device': str(device), **cx, 'n_train': info['n_train'],
-             'n_valid': info['n_valid'], 'classes': info['classes'], 'skipped_images': len(dls.info['skipped'])}
-    stats, preds = RunStats(ck['history'], ck['smooth_loss']) if ck else RunStats(), ValidPreds()
-    learn = make_learner(recipe, dls, model, path=out, cbs=[stats, preds, SaveRun(out, config, stats, extra),
-                                                             RunCSV('log.csv', append=bool(ck)), *(cbs or [])])
+             'device': str(device), 'world_size': world, 'global_batch': recipe.batch_size * world, **cx,
+             'n_train': info['n_train'], 'n_valid': info['n_valid'], 'classes': info['classes'],
+             'skipped_images': len(dls.info['skipped']), 'threshold': run.quality_threshold}
+    stats, preds = RunStats(ck['history'] if ck else None, ck['smooth_loss'] if ck else None, world), ValidPreds()
+    saver = SaveRun(out, config, stats, extra, run.save_ckp, run.keep_ckp) if main else None
+    stop = StopOnSignal(saver.save if saver else None, world)
+    more = [stats, preds, stop, EvalEvery(run.evaluate_every, run.start_eval_at)]
+    if main: more += [saver, RunCSV('log.csv', append=bool(ck))]
+    if env: more.append(DistributedTrain(world))
+    if run.quality_threshold is not None: more.append(QualityStop(run.quality_threshold, stats))
+    if ck and ck.get('scaler'): more.append(RestoreScaler(ck['scaler']))
+    learn = make_learner(recipe, dls, model, path=out, cbs=[*more, *(cbs or [])])
     if ck: restore(learn, ck)
-    if run.start_epoch is not None: learn.first_epoch = run.start_epoch
+    if run.start_epoch is not None: learn.first_epoch, learn.skip_iters = run.start_epoch, 0
     if learn.first_epoch >= recipe.epochs:
         raise RunDirError(f"the run already finished {learn.first_epoch} of {recipe.epochs} epochs; "
                           "pass a larger --epochs to train further")
-    save_json(out/'config.json', config)
-    if dls.info['skipped']: (out/'skipped_images.txt').write_text('\n'.join(dls.info['skipped']) + '\n')
-    if run.print_freq: learn.add_cb(PrintLog(run.print_freq))
+    if main:
+        _clean_output_dir(out, ck)
+        save_json(out/'config.json', config)
+        if dls.info['skipped']: (out/'skipped_images.txt').write_text('\n'.join(dls.info['skipped']) + '\n')
+        if run.print_freq: learn.add_cb(PrintLog(run.print_freq))
+    quiet = not main or run.print_freq
     try:
-        with (learn.no_bar() if run.print_freq else contextlib.nullcontext()): learn.fit(recipe.epochs)
-    except KeyboardInterrupt:
-        save_json(out/'metrics.json', run_metrics(stats.history, status='interrupted', **extra))
+        with (learn.no_bar() if quiet else contextlib.nullcontext()), (contextlib.nullcontext() if main else learn.no_logging()):
+            learn.fit(recipe.epochs)
+    except KeyboardInterrupt:   # a second Ctrl-C
+        if main: save_json(out/'metrics.json', run_metrics(stats.history, status='interrupted', **extra))
         raise
-    write_report(learn, out, stats.history, preds, recipe.epochs)
-    metrics = run_metrics(stats.history, status='finished', output_dir=str(out), **extra)
-    save_json(out/'metrics.json', metrics)
+    finally: stop.restore()
+    if stop.where:
+        if main: save_json(out/'metrics.json', run_metrics(stats.history, status='interrupted', **extra))
+        e, i = stop.where
+        raise Interrupted(f"stopped at epoch {e}, batch {i}; checkpoint saved: continue with --resume {out}")
+    metrics = run_metrics(stats.history, status='finished', output_dir=str(out),
+                          stopped_early=bool(len(stats.history) < recipe.epochs), **extra)
+    if main:
+        write_report(learn, out, stats.history, preds, recipe.epochs)
+        save_json(out/'metrics.json', metrics)
     return metrics
 
 # %% ../nbs/04_learner.ipynb #6d4289b8
@@ -475,8 +754,7 @@ def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
     if list(dls.vocab) != ck['vocab']:
         raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's "
                         f"({len(dls.vocab)} vs {len(ck['vocab'])}); evaluate on data with the same class folders")
-    model = build_model(recipe.model, len(ck['vocab']), recipe.crop, recipe.strides)
-    model.load_state_dict(ck['model'])
+    model = load_weights(build_model(recipe.model, len(ck['vocab']), recipe.crop, recipe.strides), ck, checkpoint)
     learn = make_learner(recipe, dls, model)
     with learn.no_bar(), learn.no_logging(): loss, t1, t5 = learn.validate()
     return {'checkpoint': str(checkpoint), 'epoch': ck['epoch'], 'data_path': dls.info['path'], 'n_valid': len(dls.valid.get_idxs()),

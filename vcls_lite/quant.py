@@ -18,7 +18,7 @@ from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import progress_bar
 
 from .core import ConfigError, DataError, ModelError, RunDirError, atomic_path, one_line, save_json
-from .learner import (Run, checkpoint_recipe, checkpoint_run, load_checkpoint, recipe_dls, save_fig,
+from .learner import (Run, checkpoint_recipe, checkpoint_run, load_checkpoint, load_weights, recipe_dls, save_fig,
                                train)
 from .models import QUANTIZABLE, build_model, resolve_name
 from .recipes import QUANT
@@ -196,13 +196,12 @@ def load_int8(path) -> tuple[nn.Module, dict]:
 # %% ../nbs/06_quant.ipynb #72f93481
 SPEED_FORMS = ('fp32', 'fp32 channels_last', 'int8')
 
-def _fp32_from_checkpoint(ck:dict) -> nn.Module:
+def _fp32_from_checkpoint(ck:dict, path='the checkpoint') -> nn.Module:
     r = ck['config']['recipe']
     if r.get('quant'): raise ConfigError("this is a quantization-aware training checkpoint: its int8 model is int8_model.pt "
                                          "in the same run folder; quantize the checkpoint of an fp32 run instead")
     m = build_model(r['model'], len(ck['vocab']), r['crop'], r['strides'], quantizable=True)
-    m.load_state_dict(ck['model'])
-    return m.eval()
+    return load_weights(m, ck, path).eval()
 
 def compare_speed(fp32:nn.Module, q:nn.Module, size:int, iters:int=10, warmup:int=3) -> dict:
     "Latency and throughput of fp32 (both layouts) and int8 `q`, and int8's throughput over fp32's fastest form."
@@ -222,7 +221,7 @@ def quantize_checkpoint(checkpoint, data_path=None, dataset=None, backend:str='x
         raise ConfigError(f"--model {model} does not match the checkpoint, which holds a {cfg['recipe']['model']}; leave --model out")
     out = Path(output_dir) if output_dir else Path(checkpoint).parent/f'int8_{backend}'
     if (out/'int8_model.pt').exists(): raise RunDirError(f"{out} already holds an int8 model; choose another --output-dir")
-    fp32 = _fp32_from_checkpoint(ck)
+    fp32 = _fp32_from_checkpoint(ck, checkpoint)
     kw = {'data_path': str(data_path)} if data_path else {}
     if dataset: kw['dataset'] = dataset
     recipe, run = checkpoint_recipe(cfg, batch_size), checkpoint_run(cfg, device='cpu', **kw)
@@ -367,7 +366,7 @@ def train_qat(recipe, run:Run, backend:str='x86', cbs=None, observer_epochs:int=
     learn, out = qat.learn, Path(m['output_dir'])
     q = convert_model(learn.model)
     acc = qat.int8_metrics() if qat.eval_int8 else evaluate_model(q, learn.dls.valid)
-    fp32 = _fp32_from_checkpoint(load_checkpoint(run.weights)) if run.weights and not run.resume else None
+    fp32 = _fp32_from_checkpoint(load_checkpoint(run.weights), run.weights) if run.weights and not run.resume else None
     start = evaluate_model(fp32, learn.dls.valid) if fp32 else None   # the same images as the int8 model
     rep = {'checkpoint': str(out/'checkpoint.pth'), 'model': recipe.model, 'recipe': recipe.name, 'method': 'qat',
            'path': quant_method(recipe.model), 'backend': backend, 'data_path': learn.dls.info['path'], 'n_valid': acc['n'],

@@ -156,6 +156,8 @@ def check(r:Recipe) -> Recipe:
     for flag, v in (('lr', r.lr), ('epochs', r.epochs), ('batch-size', r.batch_size), ('crop', r.crop), ('resize', r.resize),
                     ('global-batch', r.global_batch)):
         if not v > 0: bad(flag, f"must be positive, got {v}; pass a positive value with --{flag}")
+    for flag, v, hi in (('crop', r.crop, 4096), ('resize', r.resize, 4096), ('batch-size', r.batch_size, 65536), ('lr', r.lr, 100)):
+        if v > hi: bad(flag, f"{v} is absurd (at most {hi}; the seeds use crops of 32-299 px, batches of 32-512, rates of 0.001-0.8)")
     if r.optimizer != 'sgd': bad('opt', f"{r.optimizer!r} is not available: every seed recipe uses sgd; pass --opt sgd")
     if r.sched_on not in ('epoch', 'step'): bad('sched-on', f"must be epoch or step, got {r.sched_on!r}")
     if not r.momentum >= 0: bad('momentum', f"must be >= 0, got {r.momentum}")
