@@ -24,16 +24,20 @@ def vcls():
     return capture
 
 
-@pytest.fixture
-def folder(tmp_path):
-    "A small ImageFolder tree: 3 classes, 12 training and 6 validation 40 px RGB PNGs, `train/` + `validation/`."
+def write_folder(root, n_train=12, n_valid=6):
+    "A small ImageFolder tree at `root`: 3 classes of 40 px RGB PNGs, `train/` + `validation/`."
     from vcls_lite.data import write_image_folder
     rng = np.random.default_rng(0)
     vocab = ['ant', 'bee', 'cat']
-    root = tmp_path/'data'
-    write_image_folder(root, rng.integers(0, 256, (12, 40, 40, 3), dtype=np.uint8), [i % 3 for i in range(12)], vocab, 'train')
-    write_image_folder(root, rng.integers(0, 256, (6, 40, 40, 3), dtype=np.uint8), [i % 3 for i in range(6)], vocab, 'validation')
+    write_image_folder(root, rng.integers(0, 256, (n_train, 40, 40, 3), dtype=np.uint8), [i % 3 for i in range(n_train)], vocab, 'train')
+    write_image_folder(root, rng.integers(0, 256, (n_valid, 40, 40, 3), dtype=np.uint8), [i % 3 for i in range(n_valid)], vocab, 'validation')
     return root
+
+
+@pytest.fixture
+def folder(tmp_path):
+    "A small ImageFolder tree: 3 classes, 12 training and 6 validation 40 px RGB PNGs, `train/` + `validation/`."
+    return write_folder(tmp_path/'data')
 
 
 #: flags for a tiny, fast training run on `folder`

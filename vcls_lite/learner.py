@@ -643,11 +643,11 @@ def _clean_output_dir(out:Path, ck) -> None:
     "Before a (re)start in `out`: drop temporary files a killed write left, and log rows after the checkpoint."
     for tmp in out.glob('.*.tmp*'): tmp.unlink(missing_ok=True)
     log = out/'log.csv'
-    if log.exists():
-        done = ck['epoch'] + (0 if ck.get('iter') else 1) if ck else 0
-        head, *rows = log.read_text().splitlines(keepends=True)
-        keep = [r for r in rows if r.split(',', 1)[0].strip().isdigit() and int(r.split(',', 1)[0]) < done]
-        if len(keep) != len(rows) or not ck: log.write_text(head + ''.join(keep) if ck else '')
+    lines = log.read_text().splitlines(keepends=True) if ck and log.exists() else []   # a fresh start rewrites it
+    if lines:
+        done = ck['epoch'] + (0 if ck.get('iter') else 1)
+        keep = [r for r in lines[1:] if r.split(',', 1)[0].strip().isdigit() and int(r.split(',', 1)[0]) < done]
+        if len(keep) != len(lines) - 1: log.write_text(lines[0] + ''.join(keep))
 
 def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
     """Train `recipe` as `run` says; returns the final metrics, also written to `<output_dir>/metrics.json`.
