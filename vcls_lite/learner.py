@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_learner.ipynb #afab7a21
 from __future__ import annotations
-import contextlib, dataclasses, errno, json, os, signal, threading, time
+import contextlib, dataclasses, errno, json, os, shutil, signal, threading, time
 from dataclasses import dataclass, asdict
 from functools import partial
 from pathlib import Path
@@ -315,7 +315,8 @@ class SaveRun(Callback):
         copy = self.out/f'checkpoint_{self.epoch:03d}.pth'
         copy.unlink(missing_ok=True)
         try: os.link(path, copy)
-        except OSError: save_checkpoint(torch.load(path, weights_only=True), copy)   # no hard links here: a real copy
+        except OSError:   # no hard links on this filesystem: a real copy
+            with atomic_path(copy) as tmp: shutil.copyfile(path, tmp)
         if self.keep:
             for old in sorted(self.out.glob('checkpoint_[0-9]*.pth'))[:-self.keep]: old.unlink(missing_ok=True)
 
