@@ -51,7 +51,7 @@ def test_infer_from_checkpoint(vcls, tmp_path):
 
 
 @pytest.mark.parametrize('args, needle', [
-    (('data', '--data-path', 'nowhere'), 'has no train/ folder'),
+    (('data', '--data-path', 'nowhere'), 'does not exist'),
     (('data', '--steps', '0'), '--steps must be at least 1'),
     (('data', '--recipe', 'torchvision/resnet19'), 'resnet19'),
     (('infer', '--checkpoint', 'nowhere/checkpoint.pth'), 'not found'),
