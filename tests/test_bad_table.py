@@ -101,7 +101,7 @@ ROWS = [
     ('eval-missing-checkpoint', lambda e, t: ['eval', t/'none.pth'], ['not found']),
     ('eval-truncated', lambda e, t: ['eval', e.base/'truncated.pth'], ['cannot be read as a checkpoint']),
     ('eval-pickle-runs-code', lambda e, t: ['eval', e.base/'evil.pth'], ['cannot be read as a checkpoint', 'posix.system']),
-    ('eval-mislabelled-model', lambda e, t: ['eval', e.base/'mislabelled.pth'], ['do not fit the mobilenet_v2']),
+    ('eval-mislabelled-model', lambda e, t: ['eval', e.base/'mislabelled.pth'], ['(a mobilenet_v2, 3 classes) do not fit this model', 'mixed up']),
     ('eval-other-classes', lambda e, t: ['eval', e.ckpt, '--data-path', e.data4], ['classes', 'differ']),
     ('eval-int8-missing', lambda e, t: ['eval', '--int8', t/'none.pt'], ['not found', 'vcls quantize']),
     ('eval-int8-not-a-model', lambda e, t: ['eval', '--int8', e.base/'int8_done'/'int8_model.pt'], ['not an int8 model']),

@@ -87,7 +87,6 @@ def test_sigkill_at_random_moments_then_resume_is_bit_exact(reference, tmp_path)
     assert kills >= 4 and during_write >= 2, (kills, during_write)
     assert not any(run.glob('.*.tmp*'))          # the resumes cleaned up the partial writes
     assert_same_weights(weights(run), weights(ref))
-    assert (run/'log.csv').read_text().splitlines()[:1] == (ref/'log.csv').read_text().splitlines()[:1]
     assert [l.split(',')[:5] for l in (run/'log.csv').read_text().splitlines()] == \
            [l.split(',')[:5] for l in (ref/'log.csv').read_text().splitlines()]   # one row per epoch, same numbers
     assert sorted(f.name for f in run.glob('checkpoint_*.pth')) == ['checkpoint_004.pth', 'checkpoint_005.pth']

@@ -257,13 +257,12 @@ def load_checkpoint(path) -> dict:
         raise RunDirError(f"{path} is not a vcls_lite checkpoint; pass the checkpoint.pth of a vcls run")
     return ck
 
-def load_weights(model, ck:dict, path) -> torch.nn.Module:
-    "Load the weights of checkpoint `ck` (read from `path`) into `model`; weights that do not fit are a one-line `RunDirError`."
+def load_weights(model, ck:dict, path, fix:str="the file was edited or mixed up: pass the checkpoint.pth of a vcls run") -> torch.nn.Module:
+    "Load the weights of checkpoint `ck` (read from `path`) into `model`; weights that do not fit are a one-line `RunDirError` ending in `fix`."
     try: model.load_state_dict(ck['model'])
     except RuntimeError as e:
-        raise RunDirError(f"the weights in {path} do not fit the {ck['config']['recipe']['model']} with {len(ck['vocab'])} "
-                          f"classes its config names ({str(e).splitlines()[0][:80]}); the file was edited or mixed up: "
-                          "pass the checkpoint.pth of a vcls run") from None
+        raise RunDirError(f"the weights in {path} (a {ck['config']['recipe']['model']}, {len(ck['vocab'])} classes) do not fit "
+                          f"this model ({str(e).splitlines()[0][:80]}); {fix}") from None
     return model
 
 def resume_point(path) -> tuple[Path|None, dict]:
@@ -280,10 +279,7 @@ def resume_point(path) -> tuple[Path|None, dict]:
 
 def restore(learn, ck:dict):
     "Load model, optimizer and RNG states from `ck` into `learn`, which will continue where the checkpoint stopped."
-    try: bare_model(learn).load_state_dict(ck['model'])
-    except RuntimeError as e:
-        raise RunDirError(f"the checkpoint's weights do not fit this model ({str(e).splitlines()[0][:100]}); "
-                          "resume with the checkpoint's own model and data") from None
+    load_weights(bare_model(learn), ck, 'the checkpoint', "resume with the checkpoint's own model and data")
     if getattr(learn.dls, 'device', None) is not None: learn.model.to(learn.dls.device)
     learn.create_opt(); learn.opt.load_state_dict(ck['optimizer'])
     set_rng_states(ck['rng']); learn.dls.train.rng.setstate(ck['loader_rng'])
@@ -624,10 +620,7 @@ def start_weights(model, path, vocab) -> None:
     if ck['vocab'] != list(vocab):
         raise DataError(f"--weights {path} was trained on other classes ({len(ck['vocab'])} vs {len(vocab)} here); "
                         "start from a checkpoint of the same dataset")
-    try: model.load_state_dict(ck['model'])
-    except RuntimeError as e:
-        raise RunDirError(f"--weights {path} holds a {ck['config']['recipe']['model']} whose weights do not fit this model "
-                          f"({str(e).splitlines()[0][:80]}); pass a checkpoint of the same model") from None
+    load_weights(model, ck, f'--weights {path}', "pass a checkpoint of the same model")
 
 def _share_output_dir(run:Run, recipe, env) -> Path:
     "Rank 0 prepares the run folder; under torchrun the others get its path, or its error, from rank 0."
