@@ -284,6 +284,7 @@ def resolve(args) -> tuple[Recipe, Run]:
     return recipe.check(), Run(**run_kw, scale=scale)
 
 def cmd_train(args) -> int:
+    "`vcls train`: train a recipe (or only evaluate with `--test-only`); returns the exit code."
     if args.test_only:
         kw = _run_kw(args)
         ckpt = kw.pop('resume', None)
@@ -316,6 +317,7 @@ def _print_eval(res:dict, as_json:bool) -> int:
     return 0
 
 def cmd_eval(args) -> int:
+    "`vcls eval`: top-1/top-5 of a checkpoint, or of an int8 model with `--int8`, on its validation split."
     if bool(args.checkpoint) == bool(args.int8):
         raise ConfigError("pass either a checkpoint or --int8 PATH; e.g. `vcls eval runs/x/checkpoint.pth`")
     if args.int8:
@@ -324,6 +326,7 @@ def cmd_eval(args) -> int:
     return _print_eval(evaluate(args.checkpoint, args.batch_size, **_run_kw(args)), args.json)
 
 def cmd_quantize(args) -> int:
+    "`vcls quantize`: post-training int8 quantization of a checkpoint into `int8_model.pt` and its report (plus torchao PT2E with `--pt2e`)."
     for flag, v in (('calib-batches', args.calib_batches), ('batch-size', args.batch_size), ('iters', args.iters),
                     ('speed-size', args.speed_size or 1)):
         if v < 1: raise ConfigError(f"--{flag} must be at least 1, got {v}")
@@ -359,6 +362,7 @@ def _lr_runs(lrs:list[float]) -> list[str]:
     return [f"  {e:4d}: " + '  '.join(f'{v:.4g}' for v in lrs[e:e + 8]) for e in range(0, len(lrs), 8)]
 
 def cmd_recipes(args) -> int:
+    "`vcls recipes [list|show|diff]`: the recipe table, one recipe with its sources, or two side by side."
     want = {'list': 0, 'show': 1, 'diff': 2}[args.action]
     if len(args.names) != want:
         raise ConfigError(f"`vcls recipes {args.action}` takes {want} recipe name{'s' * (want != 1)}, got {len(args.names)}; "
@@ -385,6 +389,7 @@ def cmd_recipes(args) -> int:
     return 0
 
 def cmd_complexity(args) -> int:
+    "`vcls complexity`: params and GMACs of a model at a size, or of every recipe beside the published figures."
     if args.recipes == bool(args.model):
         raise ConfigError("pass either --model NAME (with --size) or --recipes; e.g. `vcls complexity --model resnet50`")
     if args.recipes:
@@ -403,6 +408,7 @@ def cmd_complexity(args) -> int:
     return 0
 
 def cmd_models(args) -> int:
+    "`vcls models`: the model names `--model` accepts."
     names = model_names()
     if args.json: print(json.dumps({'models': names, 'aliases': ALIASES, 'builders': sorted(BUILDERS)}, indent=2))
     else:
@@ -410,10 +416,12 @@ def cmd_models(args) -> int:
     return 0
 
 def cmd_data_sample(args) -> int:
+    "`vcls data sample`: write the built-in MNIST sample as an ImageFolder tree."
     print(sample_data(args.dest))
     return 0
 
 def cmd_data_check(args) -> int:
+    "`vcls data check`: read a dataset the way training will and report its classes and sizes, or what is wrong."
     given = vars(args)
     trn, val, info = get_datasets(given.get('data_path'), given.get('dataset', 'auto'),
                                   skip_bad_images=given.get('skip_bad_images', False))
@@ -432,6 +440,7 @@ BENCH_ARGS = {'train-overhead': ('model', 'crop', 'batch_size', 'steps', 'rounds
               'quant': ('r18', 'qat_run', 'sizes', 'rounds', 'iters')}
 
 def cmd_bench(args) -> int:
+    "`vcls bench KIND`: run one benchmark and write its table, JSON, CSV and plot into a new folder."
     from vcls_lite import bench
     kind = args.bench_command
     kw = {k: getattr(args, k) for k in BENCH_ARGS[kind]}

@@ -319,6 +319,7 @@ def get_recipe(name:str=DEFAULT_RECIPE) -> Recipe:
 TABLE_FIELDS = ('name', 'model', 'epochs', 'batch_size', 'global_batch', 'lr', 'momentum', 'weight_decay', 'sched', 'crop')
 
 def text_table(rows:list[list], header) -> str:
+    "`rows` under `header` as aligned plain-text columns with a dashed rule, as the CLI prints them."
     rows = [[str(c) for c in row] for row in rows]
     w = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     fmt = lambda cells: '  '.join(c.ljust(n) for c, n in zip(cells, w)).rstrip()
