@@ -1,11 +1,12 @@
 # The two commands of the README's Quick start, for a fresh machine with Python 3.11:
 #   make demo   create .venv, install vcls_lite, train the default recipe on the built-in MNIST sample
 #   make test   create .venv with the dev extras, check the library matches the notebooks, run pytest and nbdev_test
+#   make docs   build the docs site into _docs/ from the notebooks (no Quarto: nbdev's processing, then mkdocs)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test export-check pytest nbtest readme clean
+.PHONY: demo test export-check pytest nbtest readme docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +34,9 @@ export-check: $(VENV)/.installed-dev
 	if diff -r -q -x __pycache__ $$snap/vcls_lite vcls_lite; then rm -rf $$snap; echo "nbdev_export: vcls_lite/ is in sync with nbs/"; \
 	else rm -rf $$snap; echo "nbdev_export changed vcls_lite/: edit the notebooks, run nbdev_export, commit both" >&2; exit 1; fi
 
+# -rs prints why a test was skipped (the docs browser test, where Chromium is not installed).
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest -q tests/
+	$(BIN)/pytest -q -rs tests/
 
 # Every notebook, at smoke scale (nbdev_test sets IN_TEST). One at a time: each already uses every core through
 # torch's threads, and two at once on 2 cores took 2 min instead of 42 s (measured here).
@@ -44,5 +46,8 @@ nbtest: $(VENV)/.installed-dev
 readme: $(VENV)/.installed-dev
 	$(BIN)/python tools/readme.py
 
+docs: $(VENV)/.installed-dev
+	$(BIN)/python tools/docs.py
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache _proc _docs build
