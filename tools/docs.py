@@ -13,7 +13,8 @@ nbdev renders its site with Quarto, which cannot be installed here; this does th
 4. mkdocs with the material theme and mkdocs-jupyter writes the static site. No notebook is executed: pages show the
    committed outputs.
 
-`make docs` runs this; `python tools/docs.py --out DIR` builds elsewhere (the browser test does).
+`make docs` runs this; `python tools/docs.py --out DIR` builds elsewhere (the browser test does). The staged pages
+and the mkdocs config live in a temporary folder; `_proc/` is nbdev's cache.
 """
 from __future__ import annotations
 import argparse, json, os, posixpath, re, shutil, subprocess, sys, time
@@ -127,7 +128,9 @@ def stage(proc_dir: Path, dst: Path) -> list[tuple[str, str, str]]:
     import yaml
     cfg = _settings()
     base = cfg['doc_host'].rstrip('/') + cfg['doc_baseurl'].rstrip('/')
-    nbs = sorted(p for p in proc_dir.rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
+    nbs_dir = ROOT/cfg.get('nbs_path', 'nbs')
+    nbs = sorted(p for p in proc_dir.rglob('*.ipynb')   # nbdev's cache keeps notebooks since deleted: skip those
+                 if '.ipynb_checkpoints' not in p.parts and (nbs_dir/p.relative_to(proc_dir)).exists())
     staged, anchors, nav = {}, {}, []
     for p in nbs:
         nb = json.loads(p.read_text())
@@ -230,29 +233,27 @@ def mkdocs_config(nav, docs_dir: Path, site_dir: Path) -> dict:
 
 
 def build(out: Path, force: bool = False, quiet: bool = False) -> Path:
-    import yaml
+    "Build the site into `out`, which is replaced only once the new site is complete."
+    import tempfile, yaml
     t0 = time.perf_counter()
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     proc_dir = proc(force)
     say(f'nbdev processing: {time.perf_counter() - t0:.0f} s')
-    src = ROOT/'build'/'docs_src'
-    shutil.rmtree(src, ignore_errors=True)
-    nav = stage(proc_dir, src)
-    (src/'tables').mkdir()
-    (src/'tables'/'recipes.md').write_text(recipes_page())
-    (src/'tables'/'complexity.md').write_text(complexity_page())
-    (src/'tables'/'benchmarks.md').write_text(bench_page(ROOT/'nbs'/'07_bench.ipynb'))
-    (src/'extra.css').write_text(CSS)
-    say(f'staged {len(nav)} notebooks and 3 tables: {time.perf_counter() - t0:.0f} s')
-    conf = src.parent/'mkdocs.yml'
-    tmp = out.with_name(out.name + '.tmp')
-    shutil.rmtree(tmp, ignore_errors=True)
-    conf.write_text(yaml.safe_dump(mkdocs_config(nav, src, tmp), sort_keys=False))
-    r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(conf)], capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"docs: mkdocs build failed:\n{r.stderr.strip()}")
-    shutil.rmtree(out, ignore_errors=True)      # replace the old site only once the new one is complete
-    tmp.rename(out)
+    with tempfile.TemporaryDirectory(prefix='vcls-docs-') as work:
+        src = Path(work)/'docs'
+        nav = stage(proc_dir, src)
+        (src/'tables').mkdir()
+        (src/'tables'/'recipes.md').write_text(recipes_page())
+        (src/'tables'/'complexity.md').write_text(complexity_page())
+        (src/'tables'/'benchmarks.md').write_text(bench_page(ROOT/'nbs'/'07_bench.ipynb'))
+        (src/'extra.css').write_text(CSS)
+        say(f'staged {len(nav)} notebooks and 3 tables: {time.perf_counter() - t0:.0f} s')
+        conf, site = Path(work)/'mkdocs.yml', Path(work)/'site'
+        conf.write_text(yaml.safe_dump(mkdocs_config(nav, src, site), sort_keys=False))
+        r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(conf)], capture_output=True, text=True)
+        if r.returncode: sys.exit(f"docs: mkdocs build failed:\n{r.stderr.strip()}")
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.move(site, out)
     say(f'site in {out}: {time.perf_counter() - t0:.0f} s')
     return out
 
