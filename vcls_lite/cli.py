@@ -22,7 +22,7 @@ from .schedules import SCHEDULES
 # %% auto #0
 __all__ = ['RECIPE_FLAGS', 'RUN_FLAGS', 'RECIPE_FIELDS', 'RUN_FIELDS', 'BENCH_ARGS', 'build_parser', 'default_scale', 'resolve',
            'cmd_train', 'cmd_eval', 'cmd_quantize', 'recipe_json', 'cmd_recipes', 'cmd_complexity', 'cmd_models',
-           'cmd_data_sample', 'cmd_data_check', 'cmd_bench', 'main', 'capture']
+           'cmd_data_sample', 'cmd_data_check', 'cmd_bench', 'cmd_zoo', 'main', 'capture']
 
 # %% ../nbs/08_cli.ipynb #eee103ea
 def _flags(*names) -> list[str]:
@@ -246,6 +246,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument('--sizes', type=int, nargs='+', default=[224, 28], metavar='PX', help='image sizes for the speed test')
     q.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating timing rounds (default 3)')
     q.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per form and round (default 10)')
+    z = sub.add_parser('zoo', help='train and measure every recipe model: top-1, GMACs, fp32 latency, int8 speedup, one table')
+    z.add_argument('--scale', choices=('full', 'demo', 'smoke'), default='demo', help='recipe scale (default demo)')
+    z.add_argument('--models', nargs='+', metavar='NAME', help='recipe or model names (default: every recipe but the QAT one)')
+    z.add_argument(*_flags('--data-path', '--data'), dest='data_path', metavar='DIR', help='dataset folder (default: the built-in sample)')
+    z.add_argument('--output-dir', metavar='DIR', help='zoo folder (default runs/zoo-<scale>); a zoo already there is continued')
+    z.add_argument(*_flags('--speed-size'), dest='speed_size', type=int, metavar='PX',
+                   help="image size for latency and throughput (default: each recipe's full-scale crop; at smoke scale its crop)")
+    z.add_argument('--iters', type=int, default=5, metavar='N', help='timed calls per speed form (default 5)')
+    z.add_argument('--backend', default='x86', metavar='NAME', help=f"quantized engine: {', '.join(engines())} (default x86)")
+    z.add_argument('--json', action='store_true', help='print zoo.json')
+    z.set_defaults(func=cmd_zoo)
     return p
 
 # %% ../nbs/08_cli.ipynb #04829d0f
@@ -462,6 +473,17 @@ def cmd_bench(args) -> int:
     print(bench.bench_table(res))
     print(f"\nwritten: {', '.join(str(p) for p in paths)}")
     return 0
+
+# %% ../nbs/08_cli.ipynb #6a4da898
+def cmd_zoo(args) -> int:
+    "`vcls zoo`: train and measure the recipe models, continuing a zoo already in `--output-dir`; prints the table."
+    from vcls_lite.zoo import ZOO_HEADER, run_zoo, zoo_rows
+    zoo = run_zoo(args.scale, args.models, args.data_path, args.output_dir, args.speed_size, args.iters, args.backend)
+    failed = [n for n, r in zoo['records'].items() if r['status'] != 'ok']
+    if args.json: print(json.dumps(zoo, indent=2))
+    else: print(text_table(zoo_rows(zoo), ZOO_HEADER), f"\nwritten: {', '.join(zoo['files'])}", sep='\n')
+    if failed: print(f"vcls: {len(failed)} of {len(zoo['records'])} models failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 # %% ../nbs/08_cli.ipynb #0cf8958f
 def main(argv=None) -> int:
