@@ -38,7 +38,11 @@ def proc(force: bool = False) -> Path:
     "Run nbdev's notebook processing into `_proc/` (cached per notebook by nbdev)."
     os.chdir(ROOT)
     from nbdev.serve import proc_nbs
-    return Path(proc_nbs(n_workers=min(2, os.cpu_count() or 1), force=force))
+    try: return Path(proc_nbs(n_workers=min(2, os.cpu_count() or 1), force=force))
+    except Exception as e:   # nbdev runs a module notebook's export cells, its cells with imports and its show_doc cells
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        sys.exit(f"docs: nbdev's processing failed: {first} (it runs every cell that imports something; "
+                 "give such a cell's imports a cell of their own)")
 
 
 # --- Quarto-only syntax to markdown ---------------------------------------------------------------------------------

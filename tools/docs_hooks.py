@@ -1,9 +1,9 @@
 """mkdocs hooks for the notebook pages (loaded by the config `tools/docs.py` writes).
 
 mkdocs-jupyter renders a notebook's HTML with nbconvert but computes its table of contents separately, from a
-markdown conversion; the two slug a heading differently when it holds code (`## \\`vcls train\\``), so the contents
-linked to ids that did not exist. Here the contents are rebuilt from the rendered headings themselves, and every
-`show_doc` heading gets the id nbdev's links use (the documented name, lower-cased: `#vclslearner.fit`).
+markdown conversion; the two slug a heading differently when it holds code (the one on `vcls train`, say), so
+the contents linked to ids that did not exist. Here the contents are rebuilt from the rendered headings themselves,
+and every `show_doc` heading gets the id nbdev's links use (the documented name, lower-cased: `#vclslearner.fit`).
 """
 import html, json, re
 from pathlib import Path

@@ -174,6 +174,8 @@ def plot_zoo(zoo:dict, path=None):
         ax.scatter(xs, acc)
         for (n, r), x, y in zip(ok, xs, acc): ax.annotate(r['model'], (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
         ax.set(xscale='log', xlabel=label, ylabel='top-1 %')
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))   # 10, 20, 50: labels within one decade too
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f'{v:g}'))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     front = pareto([(r['latency_ms'], 100 * r['top1']) for _, r in ok])
     fx, fy = [ok[i][1]['latency_ms'] for i in front], [acc[i] for i in front]
