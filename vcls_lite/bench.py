@@ -21,7 +21,7 @@ from fastprogress.fastprogress import progress_bar
 from torchvision import datasets as tvd
 from torchvision.transforms import v2
 
-from .core import ConfigError, DataError, cpu_has_bf16, save_json
+from .core import ConfigError, DataError, cpu_has_bf16, interactive, save_json
 from .data import Normalize, get_dls, sample_data, valid_dir
 from .learner import Run, RunStats, ValidPreds, fast_model, load_checkpoint, load_weights, make_learner, recipe_norm
 from .models import build_model, trim_taps
@@ -67,10 +67,6 @@ def in_turn(fns:dict, rounds:int) -> dict:
     return got
 
 # %% ../nbs/07_bench.ipynb #5a5265f8
-def _interactive() -> bool:
-    from fastcore.imports import IN_NOTEBOOK
-    return IN_NOTEBOOK or sys.stdout.isatty()
-
 def _f(v, nd=1):
     if isinstance(v, bool): return 'yes' if v else 'NO'
     return '' if v is None else f'{v:.{nd}f}' if isinstance(v, float) else str(v)
@@ -375,7 +371,7 @@ def bench_infer(model:str='resnet18', checkpoint=None, batch_size:int=64, iters:
     todo = infer_forms(m, model, x, calib, mq)
     if forms: todo = {k: v for k, v in todo.items() if k in forms}
     rows = []
-    for form, make in progress_bar(list(todo.items()), leave=False) if _interactive() else todo.items():
+    for form, make in progress_bar(list(todo.items()), leave=False) if interactive() else todo.items():
         t = time.perf_counter()
         try:
             with warnings.catch_warnings():   # TorchScript's and torch.ao's deprecation notices, once per form
@@ -423,7 +419,7 @@ def bench_scaling(model:str='resnet18', batch_sizes=(8, 16, 32, 64, 128, 256), c
     NCHW and channels_last; each point in its own process (`scaling_point`)."""
     configs = [('batch size', b, crop) for b in batch_sizes] + [('crop', batch_size, c) for c in crops]
     rows = []
-    for sweep, bs, c in progress_bar(configs, leave=False) if _interactive() else configs:
+    for sweep, bs, c in progress_bar(configs, leave=False) if interactive() else configs:
         code = (f"import json; from vcls_lite.bench import scaling_point; "
                 f"print(json.dumps(scaling_point({model!r}, {bs}, {c}, {steps}, {classes})))")
         p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)

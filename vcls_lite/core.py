@@ -13,7 +13,8 @@ from fastcore.xdg import xdg_cache_home
 
 # %% auto #0
 __all__ = ['VclsError', 'DataError', 'BadImageError', 'ModelError', 'ConfigError', 'RunDirError', 'one_line', 'did_you_mean',
-           'get_device', 'cpu_has_bf16', 'atomic_path', 'save_json', 'rng_states', 'set_rng_states', 'cache_dir']
+           'get_device', 'cpu_has_bf16', 'interactive', 'atomic_path', 'save_json', 'rng_states', 'set_rng_states',
+           'cache_dir']
 
 # %% ../nbs/00_core.ipynb #6863df53
 class VclsError(Exception):
@@ -67,6 +68,13 @@ def cpu_has_bf16() -> bool:
     try: flags = Path('/proc/cpuinfo').read_text()
     except OSError: return False
     return any(f in flags.split() for f in ('avx512_bf16', 'amx_bf16'))
+
+# %% ../nbs/00_core.ipynb #6e1dc157
+def interactive() -> bool:
+    "Whether a person is watching: in a notebook, or standard output is a terminal."
+    import sys
+    from fastcore.imports import IN_NOTEBOOK
+    return bool(IN_NOTEBOOK) or sys.stdout.isatty()
 
 # %% ../nbs/00_core.ipynb #2a122ddd
 @contextlib.contextmanager

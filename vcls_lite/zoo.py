@@ -13,7 +13,7 @@ import matplotlib.ticker
 import torch
 from fastprogress.fastprogress import progress_bar
 
-from .core import ConfigError, DataError, RunDirError, VclsError, did_you_mean, one_line, save_json
+from .core import ConfigError, DataError, RunDirError, VclsError, did_you_mean, interactive, one_line, save_json
 from .learner import Run, holds_run, train
 from .models import model_complexity, published
 from .quant import check_backend, quantize_checkpoint
@@ -84,11 +84,6 @@ def measure(recipe, root:Path, settings:dict, data_path=None) -> dict:
                           'edgeailite_top1': ti and ti[1], 'edgeailite_gmacs': ti and ti[0]}}
 
 # %% ../nbs/09_zoo.ipynb #7d4dcf04
-def _interactive() -> bool:
-    from fastcore.imports import IN_NOTEBOOK
-    import sys
-    return IN_NOTEBOOK or sys.stdout.isatty()
-
 def load_zoo(root:Path) -> dict:
     "The `zoo.json` in `root`, or an empty zoo; a damaged file is an error, never overwritten."
     f = Path(root)/'zoo.json'
@@ -118,7 +113,7 @@ def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, spee
     zoo = load_zoo(root)
     root.mkdir(parents=True, exist_ok=True)
     say = (lambda s: None) if quiet else print
-    for r in progress_bar(recipes, leave=False) if _interactive() and not quiet else recipes:
+    for r in progress_bar(recipes, leave=False) if interactive() and not quiet else recipes:
         st = zoo_settings(r, scale, data_path, speed_size, iters, backend)
         old = zoo['records'].get(r.name)
         if old and old.get('status') == 'ok' and all(old.get(k) == v for k, v in st.items()):
@@ -207,5 +202,5 @@ def write_zoo_report(zoo:dict, root:Path) -> list[Path]:
             f'</table><p>{html.escape(where)}</p><img src="zoo.png" alt="zoo plots" width="100%">')
     files = [Path(root)/'zoo.md', Path(root)/'zoo.html', Path(root)/'zoo.png']
     files[0].write_text(md); files[1].write_text(page)
-    with matplotlib.rc_context({'backend': 'agg'}) if not _interactive() else contextlib.nullcontext(): plot_zoo(zoo, files[2])
+    plot_zoo(zoo, files[2])
     return files
