@@ -81,3 +81,17 @@ def test_damaged_zoo_file_is_kept(tmp_path):
     code, out, err = capture('zoo', '--scale', 'smoke', '--models', 'resnet18', '--output-dir', tmp_path)
     assert code == 2 and 'is not valid JSON' in err and 'move it away' in err, err
     assert (tmp_path/'zoo.json').read_text() == '{not json'
+
+
+def test_other_settings_are_measured_again_never_mixed(zoo_dir, tmp_path):
+    "Another speed size is measured anew from the same trained runs; another scale refuses the runs of the first."
+    d = tmp_path/'z'
+    shutil.copytree(zoo_dir[0], d)
+    code, out, err = capture('zoo', '--models', 'torchvision/resnet18', '--scale', 'smoke', '--speed-size', '24', '--iters', '1',
+                             '--output-dir', d)
+    assert code == 0, err
+    rec = json.loads((d/'zoo.json').read_text())['records']['torchvision/resnet18']
+    assert rec['speed_size'] == 24 and (d/'torchvision__resnet18'/'int8_x86_24px_1iters'/'report.json').exists()
+    code, out, err = capture('zoo', '--models', 'torchvision/resnet18', '--scale', 'demo', '--output-dir', d)
+    rec = json.loads((d/'zoo.json').read_text())['records']['torchvision/resnet18']
+    assert code == 1 and rec['status'] == 'failed' and 'holds a run at smoke scale on the sample' in rec['error'], rec

@@ -45,16 +45,26 @@ def zoo_settings(recipe, scale:str, data_path=None, speed_size:int|None=None, it
             'iters': iters, 'backend': backend, 'torch': torch.__version__.split('+')[0], 'threads': torch.get_num_threads()}
 
 # %% ../nbs/09_zoo.ipynb #4c8dd949
+def _check_run_dir(out:Path, scale:str, data_path) -> None:
+    "A zoo's run folder holds a run of these settings or none: a run of another scale or dataset is never reused."
+    f = out/'config.json'
+    if not f.exists(): return
+    run = json.loads(f.read_text())['run']
+    if (run.get('scale'), run.get('data_path') or None) != (scale, str(data_path) if data_path else None):
+        raise RunDirError(f"{out} holds a run at {run.get('scale')} scale on {run.get('data_path') or 'the sample'}; "
+                          "measure other settings into another --output-dir")
+
 def _trained(recipe, scale:str, out:Path, data_path) -> dict:
     "The final metrics of `recipe` trained in `out`: a finished run as it is, a stopped one resumed, else a new run."
+    _check_run_dir(out, scale, data_path)
     done = out/'metrics.json'
     if done.exists() and json.loads(done.read_text()).get('status') == 'finished': return json.loads(done.read_text())
     run = Run(data_path=data_path, scale=scale, print_freq=10**9, **({'resume': str(out)} if holds_run(out) else {'output_dir': str(out)}))
     with contextlib.redirect_stdout(io.StringIO()): return train(recipe.at_scale(scale), run)
 
 def _quantized(out:Path, data_path, settings:dict) -> dict:
-    "The PTQ report of the model trained in `out`, made once into `int8_<backend>/`."
-    q = out/f"int8_{settings['backend']}"
+    "The PTQ report of the model trained in `out`, made once per backend, speed size and timed calls."
+    q = out/f"int8_{settings['backend']}_{settings['speed_size']}px_{settings['iters']}iters"
     if (q/'report.json').exists(): return json.loads((q/'report.json').read_text())
     tmp = q.with_name(q.name + '.tmp')
     shutil.rmtree(tmp, ignore_errors=True)   # our own unfinished attempt
