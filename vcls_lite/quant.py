@@ -272,9 +272,9 @@ REPORT_HEADER = ('model', 'path', 'top-1 fp32 %', 'top-1 int8 %', 'Δ top-1', 't
                  'ms/img fp32 (b1)', 'ms/img int8 (b1)', 'img/s fp32 (b32)', 'img/s int8 (b32)', 'int8 speedup')
 
 def markdown_table(rows:list[list], header=REPORT_HEADER) -> str:
-    "`rows` as a markdown table."
+    "`rows` as a markdown table (a `|` inside a cell escaped)."
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    return '\n'.join(lines + ['| ' + ' | '.join(str(v) for v in r) + ' |' for r in rows]) + '\n'
+    return '\n'.join(lines + ['| ' + ' | '.join(str(v).replace('|', '\\|') for v in r) + ' |' for r in rows]) + '\n'
 
 def plot_quant(reps:list[dict]):
     "Bars per model: top-1, size, batch-1 latency and batch-32 throughput, fp32 next to int8."

@@ -16,7 +16,7 @@ from fastprogress.fastprogress import progress_bar
 from .core import ConfigError, DataError, RunDirError, VclsError, did_you_mean, interactive, one_line, save_json
 from .learner import Run, holds_run, train
 from .models import model_complexity, published
-from .quant import check_backend, quantize_checkpoint
+from .quant import check_backend, markdown_table, quantize_checkpoint
 from .recipes import NUM_CLASSES, RECIPES, TI_PUBLISHED, get_recipe, text_table
 
 # %% auto #0
@@ -203,8 +203,7 @@ def write_zoo_report(zoo:dict, root:Path) -> list[Path]:
     ok = [r for r in zoo['records'].values() if r['status'] == 'ok']
     where = (f"Measured on {torch.get_num_threads()} CPU threads at {sorted({r['speed_size'] for r in ok})} px, "
              f"torch {torch.__version__}; accuracy on the validation split of each run.") if ok else 'No model measured yet.'
-    md = ('# Zoo\n\n| ' + ' | '.join(ZOO_HEADER) + ' |\n|' + '---|' * len(ZOO_HEADER) + '\n' +
-          ''.join('| ' + ' | '.join(c.replace('|', '\\|') for c in row) + ' |\n' for row in rows) + f'\n{where}\n')
+    md = f"# Zoo\n\n{markdown_table(rows, ZOO_HEADER)}\n{where}\n"
     cell = lambda tag, c: f'<{tag}>{html.escape(c)}</{tag}>'
     page = ('<!doctype html><meta charset="utf-8"><title>vcls_lite zoo</title><h1>Zoo</h1><table border="1" cellspacing="0" cellpadding="4">'
             '<tr>' + ''.join(cell('th', h) for h in ZOO_HEADER) + '</tr>' +
