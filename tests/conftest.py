@@ -26,7 +26,7 @@ def vcls():
 
 def write_folder(root, n_train=12, n_valid=6):
     "A small ImageFolder tree at `root`: 3 classes of 40 px RGB PNGs, `train/` + `validation/`."
-    from vcls_lite.data import write_image_folder
+    from vcls_lite.sources import write_image_folder
     rng = np.random.default_rng(0)
     vocab = ['ant', 'bee', 'cat']
     write_image_folder(root, rng.integers(0, 256, (n_train, 40, 40, 3), dtype=np.uint8), [i % 3 for i in range(n_train)], vocab, 'train')

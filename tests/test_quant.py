@@ -94,7 +94,7 @@ def test_qat_cli(runs, vcls, tmp_path):
 
 def test_qat_resume_keeps_observers_frozen(runs, vcls, tmp_path):
     "A resumed QAT run past the observer and BN epochs starts with both frozen, as the uninterrupted run would be."
-    from vcls_lite.learner import load_checkpoint
+    from vcls_lite.checkpoint import load_checkpoint
     qat = tmp_path/'qat'
     ok(vcls('train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke', '--epochs', '5', '--weights',
             runs/'mbv2/checkpoint.pth', '--output-dir', qat))

@@ -95,7 +95,7 @@ def test_amp_on_cpu(vcls, tmp_path):
 
 
 def test_cifar10_batches(vcls, tmp_path):
-    from vcls_lite.data import write_cifar10
+    from vcls_lite.sources import write_cifar10
     write_cifar10(tmp_path/'cifar', n_train=40, n_test=20)
     out = ok(vcls('data', 'check', '--data-path', tmp_path/'cifar'))
     assert 'cifar10 data' in out and '40 training and 20 validation' in out

@@ -25,7 +25,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_MATHJAX = 'data:text/javascript,'   # the notebooks have no maths; a CDN script would fail offline (and is a request)
-SECTIONS = (('Library', lambda p: re.match(r'\d\d_', p.name)), ('Recipes', lambda p: p.parent.name == 'recipes'),
+SECTIONS = (('Library', lambda p: re.match(r'\d\d[a-z]?_', p.name)), ('Recipes', lambda p: p.parent.name == 'recipes'),
             ('Guides', lambda p: p.parent.name == 'guides'))
 
 
@@ -112,7 +112,7 @@ def stage_nb(nb: dict, api: set) -> dict:
 
 def page_path(rel: Path, fm_out: str | None) -> str:
     "Where a notebook's page lives in the site: Quarto's name (`04_learner` -> `learner`), in the notebook's folder."
-    name = Path(fm_out).stem if fm_out else re.sub(r'^\d+_', '', rel.stem)
+    name = Path(fm_out).stem if fm_out else re.sub(r'^\d+[a-zA-Z0-9]*_', '', rel.stem)
     return (rel.parent/f'{name}.ipynb').as_posix()
 
 
@@ -147,7 +147,7 @@ def stage(proc_dir: Path, dst: Path) -> list[tuple[str, str, str]]:
         api[page] = set()
         staged[page] = stage_nb(nb, api[page])
         section = next((s for s, test in SECTIONS if test(rel)), 'Home')
-        num = re.match(r'(\d+)_', p.name)
+        num = re.match(r'(\d+[a-z]?)_', p.name)
         title = f"{num.group(1)} {fm.get('title', p.stem)}" if num else fm.get('title', p.stem)
         nav.append((section, 'Home' if page == 'index.ipynb' else title, page, rel.as_posix()))
     pages = set(staged)

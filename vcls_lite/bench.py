@@ -22,27 +22,23 @@ from torchvision import datasets as tvd
 from torchvision.transforms import v2
 
 from .core import ConfigError, DataError, cpu_has_bf16, interactive, save_json
-from .data import Normalize, get_dls, sample_data, valid_dir
-from .learner import Run, RunStats, ValidPreds, fast_model, load_checkpoint, load_weights, make_learner, recipe_norm
+from .data import Normalize, get_dls
+from .sources import sample_data, valid_dir
+from .callbacks import RunStats, ValidPreds
+from .checkpoint import load_checkpoint, load_weights
+from .learner import LRSchedule, make_learner
 from .models import build_model, trim_taps
-from .quant import call_times
-from .recipes import get_recipe, text_table
-from .schedules import LRSchedule
+from .recipes import get_recipe
+from .report import call_times, in_turn, machine, save_fig, text_table
+from .rundir import Run
+from .train import fast_model, recipe_norm
 
 # %% auto #0
-__all__ = ['TABLES', 'machine', 'reset_peak', 'rss_mb', 'peak_mb', 'in_turn', 'bench_table', 'plot_bench', 'write_bench',
-           'MemoryLoader', 'StepTimes', 'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data',
-           'infer_forms', 'bench_infer', 'scaling_point', 'bench_scaling', 'bench_quant']
+__all__ = ['TABLES', 'reset_peak', 'rss_mb', 'peak_mb', 'bench_table', 'plot_bench', 'write_bench', 'MemoryLoader', 'StepTimes',
+           'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data', 'infer_forms', 'bench_infer',
+           'scaling_point', 'bench_scaling', 'bench_quant']
 
 # %% ../nbs/07_bench.ipynb #b9baaeed
-def machine() -> dict:
-    "What the figures were measured on: CPU model, cores, torch threads and kernel level, torch version."
-    try: cpu = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
-    except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
-    return {'cpu': cpu, 'cores': os.cpu_count(), 'threads': torch.get_num_threads(),
-            'capability': torch.backends.cpu.get_cpu_capability(), 'torch': torch.__version__,
-            'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None}
-
 def reset_peak() -> bool:
     "Reset this process's peak resident memory to its current value (Linux `clear_refs`); False where that is not possible."
     try: Path('/proc/self/clear_refs').write_text('5'); return True
@@ -57,14 +53,6 @@ def peak_mb() -> float:
     "This process's peak resident memory in MB since the last `reset_peak` (or since it started)."
     try: return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM'))) / 1024
     except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-def in_turn(fns:dict, rounds:int) -> dict:
-    """Call each of `fns` (name -> function) once per round, in turn, the order reversed every other round, so a load
-    change on the machine hits them alike; `{name: [its result in each round]}`."""
-    got = {k: [] for k in fns}
-    for r in range(rounds):
-        for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]): got[k].append(fns[k]())
-    return got
 
 # %% ../nbs/07_bench.ipynb #5a5265f8
 def _f(v, nd=1):
@@ -128,7 +116,7 @@ def plot_bench(res:dict):
 
 def write_bench(res:dict, out) -> list[Path]:
     "Write `res` into folder `out`: `<bench>.json`, `<bench>.csv` (one line per row) and `<bench>.png`; returns the paths."
-    from vcls_lite.learner import save_fig
+    from vcls_lite.report import save_fig
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     name = res['bench']
     paths = [save_json(out/f'{name}.json', res)]
@@ -443,13 +431,14 @@ def _quant_speeds(fp32, q, pq, size, rounds, iters):
 def bench_quant(r18=None, qat_run=None, sizes=(224, 28), rounds:int=3, iters:int=10, work=None) -> dict:
     """The quantization targets in one run: PTQ ResNet-18 top-1 drop <= 1 point, int8 >= 2x the fastest fp32 form at
     batch 32 per size, QAT MobileNetV2 drop <= 0.5 point. Trains the demo runs it is not given (`r18`: a checkpoint, `qat_run`: a folder)."""
-    from vcls_lite.learner import Run, checkpoint_recipe, evaluate, recipe_dls, train
-    from vcls_lite.quant import _fp32_from_checkpoint, calibrate, convert_model, evaluate_int8, evaluate_model, prepare_model, pt2e_int8, train_qat
+    from vcls_lite.rundir import Run
+    from vcls_lite.train import checkpoint_recipe, evaluate, recipe_dls, train
+    from vcls_lite.quant import fp32_from_checkpoint, calibrate, convert_model, evaluate_int8, evaluate_model, prepare_model, pt2e_int8, train_qat
     work = Path(work or tempfile.mkdtemp(prefix='bench_quant_'))
     def demo_run(name, out, **kw):
         return Path(train(get_recipe(name).at_scale('demo'), Run(output_dir=str(out), scale='demo', **kw))['output_dir'])
     ck_path = Path(r18) if r18 else demo_run('torchvision/resnet18', work/'r18')/'checkpoint.pth'
-    ck = load_checkpoint(ck_path); fp32 = _fp32_from_checkpoint(ck, ck_path)
+    ck = load_checkpoint(ck_path); fp32 = fp32_from_checkpoint(ck, ck_path)
     crop = ck['config']['recipe']['crop']
     dls = recipe_dls(checkpoint_recipe(ck['config'], 32), Run(data_path=ck['config']['run']['data_path']), torch.device('cpu'))
     prepared = prepare_model(fp32, 'resnet18', 'x86', example=torch.zeros(1, 3, crop, crop))

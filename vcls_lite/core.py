@@ -7,10 +7,6 @@ from __future__ import annotations
 import contextlib, difflib, json, os, random
 from pathlib import Path
 
-import numpy as np
-import torch
-from fastcore.xdg import xdg_cache_home
-
 # %% auto #0
 __all__ = ['VclsError', 'DataError', 'BadImageError', 'ModelError', 'ConfigError', 'RunDirError', 'one_line', 'did_you_mean',
            'get_device', 'cpu_has_bf16', 'interactive', 'atomic_path', 'save_json', 'rng_states', 'set_rng_states',
@@ -52,6 +48,7 @@ def did_you_mean(name:str, choices, n:int=3) -> str:
 # %% ../nbs/00_core.ipynb #5497b7b3
 def get_device(name:str|None='auto') -> torch.device:
     "The torch device for `name` ('auto', 'cpu', 'cuda', 'cuda:1', 'mps'), checked to exist."
+    import torch   # here, not at the top: `vcls --help` imports this module and must answer at once
     if name in (None, '', 'auto'):
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try: dev = torch.device(name)
@@ -96,6 +93,7 @@ def save_json(path:str|Path, obj) -> Path:
 # %% ../nbs/00_core.ipynb #382d7f25
 def rng_states() -> dict:
     "Python, NumPy and torch RNG states, in types `torch.load(weights_only=True)` accepts."
+    import numpy as np, torch
     _, keys, pos, has_gauss, gauss = np.random.get_state()
     states = {'python': random.getstate(), 'torch': torch.get_rng_state(),
               'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos),
@@ -105,6 +103,7 @@ def rng_states() -> dict:
 
 def set_rng_states(states:dict):
     "Restore the RNG states saved by `rng_states`."
+    import numpy as np, torch
     random.setstate(states['python'])
     torch.set_rng_state(states['torch'])
     n = states['numpy']
@@ -114,4 +113,6 @@ def set_rng_states(states:dict):
 # %% ../nbs/00_core.ipynb #11d10661
 def cache_dir() -> Path:
     "Where `vcls_lite` keeps data it builds once: `$VCLS_CACHE`, else `$XDG_CACHE_HOME/vcls_lite`."
-    return Path(os.environ.get('VCLS_CACHE') or xdg_cache_home()/'vcls_lite')
+    if os.environ.get('VCLS_CACHE'): return Path(os.environ['VCLS_CACHE'])
+    from fastcore.xdg import xdg_cache_home
+    return xdg_cache_home()/'vcls_lite'

@@ -12,23 +12,24 @@ import torch
 from torch import nn
 from torchvision.models.shufflenetv2 import ShuffleNetV2
 from fastai.callback.core import Callback
-from fastai.learner import Recorder
 from fastai.metrics import ValueMetric
 from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import progress_bar
 
+from .learner import Order
 from .core import ConfigError, DataError, ModelError, RunDirError, atomic_path, one_line, save_json
-from .learner import (Run, checkpoint_recipe, checkpoint_run, load_checkpoint, load_weights, recipe_dls, save_fig,
-                               train)
+from .checkpoint import load_checkpoint, load_weights
+from .report import call_times, markdown_table, measure_speed, save_fig
+from .rundir import Run
+from .train import checkpoint_recipe, checkpoint_run, recipe_dls, train
 from .models import QUANTIZABLE, build_model, resolve_name
 from .recipes import QUANT
 
 # %% auto #0
 __all__ = ['AO_WARNINGS', 'META', 'SPEED_FORMS', 'REPORT_HEADER', 'quiet', 'engines', 'check_backend', 'quant_method', 'NCHW',
-           'prepare_model', 'convert_model', 'calibrate', 'evaluate_model', 'model_size_mb', 'call_times',
-           'measure_speed', 'save_int8', 'int8_meta', 'load_int8', 'compare_speed', 'quantize_checkpoint',
-           'report_rows', 'markdown_table', 'plot_quant', 'write_quant_report', 'evaluate_int8', 'published_int8',
-           'QAT', 'train_qat', 'quiet_logs', 'pt2e_int8']
+           'prepare_model', 'convert_model', 'calibrate', 'evaluate_model', 'model_size_mb', 'save_int8', 'int8_meta',
+           'load_int8', 'fp32_from_checkpoint', 'compare_speed', 'quantize_checkpoint', 'report_rows', 'plot_quant',
+           'write_quant_report', 'evaluate_int8', 'published_int8', 'QAT', 'train_qat', 'quiet_logs', 'pt2e_int8']
 
 # %% ../nbs/06_quant.ipynb #71ced236
 AO_WARNINGS = ('torch.ao.quantization is deprecated', 'Please use quant_min and quant_max',
@@ -139,25 +140,6 @@ def model_size_mb(model:nn.Module) -> float:
     with quiet(): torch.save(model.state_dict(), buf)
     return buf.getbuffer().nbytes / 1e6
 
-def call_times(model, x, iters:int, warmup:int) -> list[float]:
-    "Seconds of each of `iters` calls `model(x)` (any callable) after `warmup` calls, without autograd."
-    with torch.inference_mode():
-        for _ in range(warmup): model(x)
-        ts = []
-        for _ in range(iters):
-            t = time.perf_counter(); model(x); ts.append(time.perf_counter() - t)
-    return ts
-
-def measure_speed(model:nn.Module, size:int, batch_size:int=32, iters:int=10, warmup:int=3, channels_last:bool=False) -> dict:
-    "Latency of one image (median ms) and throughput at `batch_size` (images/s, over `iters` calls) of `model` on the CPU."
-    model = model.cpu().eval()
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    if channels_last: model = model.to(memory_format=torch.channels_last)
-    x = torch.randn(batch_size, 3, size, size).contiguous(memory_format=fmt)
-    lat = sorted(call_times(model, x[:1], iters, warmup))
-    thr = call_times(model, x, iters, warmup)
-    return {'latency_ms': 1000 * lat[len(lat) // 2], 'throughput': batch_size * iters / sum(thr)}
-
 # %% ../nbs/06_quant.ipynb #7c75402c
 META = 'vcls_meta.json'
 
@@ -196,7 +178,7 @@ def load_int8(path) -> tuple[nn.Module, dict]:
 # %% ../nbs/06_quant.ipynb #72f93481
 SPEED_FORMS = ('fp32', 'fp32 channels_last', 'int8')
 
-def _fp32_from_checkpoint(ck:dict, path='the checkpoint') -> nn.Module:
+def fp32_from_checkpoint(ck:dict, path='the checkpoint') -> nn.Module:
     r = ck['config']['recipe']
     if r.get('quant'): raise ConfigError("this is a quantization-aware training checkpoint: its int8 model is int8_model.pt "
                                          "in the same run folder; quantize the checkpoint of an fp32 run instead")
@@ -221,7 +203,7 @@ def quantize_checkpoint(checkpoint, data_path=None, dataset=None, backend:str='x
         raise ConfigError(f"--model {model} does not match the checkpoint, which holds a {cfg['recipe']['model']}; leave --model out")
     out = Path(output_dir) if output_dir else Path(checkpoint).parent/f'int8_{backend}'
     if (out/'int8_model.pt').exists(): raise RunDirError(f"{out} already holds an int8 model; choose another --output-dir")
-    fp32 = _fp32_from_checkpoint(ck, checkpoint)
+    fp32 = fp32_from_checkpoint(ck, checkpoint)
     kw = {'data_path': str(data_path)} if data_path else {}
     if dataset: kw['dataset'] = dataset
     recipe, run = checkpoint_recipe(cfg, batch_size), checkpoint_run(cfg, device='cpu', **kw)
@@ -271,11 +253,6 @@ def report_rows(reps:list[dict]) -> list[list]:
 REPORT_HEADER = ('model', 'path', 'top-1 fp32 %', 'top-1 int8 %', 'Δ top-1', 'top-5 fp32 %', 'top-5 int8 %', 'MB fp32', 'MB int8',
                  'ms/img fp32 (b1)', 'ms/img int8 (b1)', 'img/s fp32 (b32)', 'img/s int8 (b32)', 'int8 speedup')
 
-def markdown_table(rows:list[list], header=REPORT_HEADER) -> str:
-    "`rows` as a markdown table (a `|` inside a cell escaped)."
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    return '\n'.join(lines + ['| ' + ' | '.join(str(v).replace('|', '\\|') for v in r) + ' |' for r in rows]) + '\n'
-
 def plot_quant(reps:list[dict]):
     "Bars per model: top-1, size, batch-1 latency and batch-32 throughput, fp32 next to int8."
     names = [r['model'] for r in reps]
@@ -297,7 +274,7 @@ def write_quant_report(rep:dict, out:Path) -> list[Path]:
     "`report.json`, `report.md` and `report.png` for one quantization report in `out`."
     save_json(out/'report.json', rep)
     md = (f"# int8 {rep['method'].upper()} of {rep['model']} ({rep['path']} mode, {rep['backend']} backend)\n\n"
-          + markdown_table(report_rows([rep])) + f"\nSpeed at {rep['speed_size']} px on {rep['threads']} threads; "
+          + markdown_table(report_rows([rep]), REPORT_HEADER) + f"\nSpeed at {rep['speed_size']} px on {rep['threads']} threads; "
           f"accuracy on {rep['n_valid']} validation images of {rep['data_path']}.\n")
     with atomic_path(out/'report.md') as tmp: tmp.write_text(md)
     return [out/'report.json', out/'report.md', save_fig(plot_quant([rep]), out/'report.png')]
@@ -331,7 +308,7 @@ def published_int8(name:str) -> dict|None:
 # %% ../nbs/06_quant.ipynb #40b5a0c6
 class QAT(Callback):
     "torchvision's QAT epoch rules on our learner: observers and BN statistics frozen after their epochs; int8 metrics each epoch."
-    order = Recorder.order - 1   # adds its metrics before the recorder names the columns
+    order = Order.REDUCE   # adds its metrics before the recorder names the columns
     def __init__(self, observer_epochs:int=QUANT['qat'].observer_epochs, bn_epochs:int=QUANT['qat'].bn_epochs, eval_int8:bool=True):
         self.observer_epochs, self.bn_epochs, self.eval_int8 = observer_epochs, bn_epochs, eval_int8
     def before_fit(self):
@@ -366,7 +343,7 @@ def train_qat(recipe, run:Run, backend:str='x86', cbs=None, observer_epochs:int=
     learn, out = qat.learn, Path(m['output_dir'])
     q = convert_model(learn.model)
     acc = qat.int8_metrics() if qat.eval_int8 else evaluate_model(q, learn.dls.valid)
-    fp32 = _fp32_from_checkpoint(load_checkpoint(run.weights), run.weights) if run.weights and not run.resume else None
+    fp32 = fp32_from_checkpoint(load_checkpoint(run.weights), run.weights) if run.weights and not run.resume else None
     start = evaluate_model(fp32, learn.dls.valid) if fp32 else None   # the same images as the int8 model
     rep = {'checkpoint': str(out/'checkpoint.pth'), 'model': recipe.model, 'recipe': recipe.name, 'method': 'qat',
            'path': quant_method(recipe.model), 'backend': backend, 'data_path': learn.dls.info['path'], 'n_valid': acc['n'],

@@ -11,13 +11,14 @@ from fastcore.basics import patch
 
 from .core import ConfigError, did_you_mean
 from .models import has_norm, model_complexity, published, resolve_name
+from .report import text_table
 from .schedules import Schedule
 
 # %% auto #0
 __all__ = ['SEED_SOURCES', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_SECONDS', 'DEMO_BUDGET', 'RECIPES', 'DEFAULT_RECIPE',
            'RECIPE_ALIASES', 'TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES', 'PUBLISHED_CROP', 'Recipe', 'scaled_lr',
-           'QuantSettings', 'compress', 'rates', 'sample_scales', 'get_recipe', 'text_table', 'recipes_table',
-           'lr_per_epoch', 'recipe_diff', 'complexity_table', 'complexity_text']
+           'QuantSettings', 'compress', 'rates', 'sample_scales', 'get_recipe', 'recipes_table', 'lr_per_epoch',
+           'recipe_diff', 'complexity_table', 'complexity_text']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -317,13 +318,6 @@ def get_recipe(name:str=DEFAULT_RECIPE) -> Recipe:
 
 # %% ../nbs/05_recipes.ipynb #d292c748
 TABLE_FIELDS = ('name', 'model', 'epochs', 'batch_size', 'global_batch', 'lr', 'momentum', 'weight_decay', 'sched', 'crop')
-
-def text_table(rows:list[list], header) -> str:
-    "`rows` under `header` as aligned plain-text columns with a dashed rule, as the CLI prints them."
-    rows = [[str(c) for c in row] for row in rows]
-    w = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    fmt = lambda cells: '  '.join(c.ljust(n) for c, n in zip(cells, w)).rstrip()
-    return '\n'.join([fmt(header), fmt(['-' * n for n in w])] + [fmt(row) for row in rows])
 
 def recipes_table(recipes=None) -> str:
     "A plain-text table of `recipes` (default: all registered)."

@@ -14,10 +14,12 @@ import torch
 from fastprogress.fastprogress import progress_bar
 
 from .core import ConfigError, DataError, RunDirError, VclsError, did_you_mean, interactive, one_line, save_json
-from .learner import Run, holds_run, train
+from .rundir import Run, holds_run
+from .train import train
 from .models import model_complexity, published
-from .quant import check_backend, markdown_table, quantize_checkpoint
-from .recipes import NUM_CLASSES, RECIPES, TI_PUBLISHED, get_recipe, text_table
+from .quant import check_backend, quantize_checkpoint
+from .recipes import NUM_CLASSES, RECIPES, TI_PUBLISHED, get_recipe
+from .report import markdown_table, text_table
 
 # %% auto #0
 __all__ = ['ZOO_HEADER', 'zoo_recipes', 'zoo_settings', 'measure', 'load_zoo', 'run_zoo', 'zoo_rows', 'pareto', 'plot_zoo',
