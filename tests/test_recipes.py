@@ -9,8 +9,7 @@ from test_runs import ok
 
 SEEDS = ('torchvision', 'edgeailite', 'cambricon')
 JSON_KEYS = {'name', 'source', 'model', 'epochs', 'batch_size', 'global_batch', 'optimizer', 'lr', 'momentum',
-             'weight_decay', 'sched', 'lr_step_size', 'lr_gamma', 'lr_milestones', 'lr_power', 'lr_min', 'warmup_epochs',
-             'resize', 'crop', 'mean', 'std', 'image_mean', 'image_scale', 'channel_reverse', 'sources', 'scales'}
+             'weight_decay', 'schedule', 'resize', 'crop', 'mean', 'std', 'image_mean', 'image_scale', 'channel_reverse', 'sources', 'scales'}
 
 
 def test_recipes_json_lists_every_seed_recipe(vcls):
@@ -19,7 +18,8 @@ def test_recipes_json_lists_every_seed_recipe(vcls):
     for r in rs:
         assert JSON_KEYS <= set(r), JSON_KEYS - set(r)
         assert {'demo', 'smoke'} <= set(r['scales'])
-        for k in ('lr', 'epochs', 'weight_decay', 'batch_size'): assert r['sources'][k], (r['name'], k)   # provenance
+        for k in ('lr', 'epochs', 'weight_decay', 'batch_size', 'schedule.kind'): assert r['sources'][k], (r['name'], k)
+        assert {'kind', 'on', 'step_size', 'gamma', 'milestones', 'pct_start', 'div_factor', 'warmup'} <= set(r['schedule'])
     table = ok(vcls('recipes'))
     assert all(r['name'] in table for r in rs)
 
@@ -28,18 +28,22 @@ def test_seed_numbers(vcls):
     "Spot checks against the three READMEs."
     get = lambda n: json.loads(ok(vcls('recipes', 'show', n, '--json')))
     mb = get('torchvision/mobilenet_v2')
-    assert (mb['epochs'], mb['lr'], mb['weight_decay'], mb['lr_step_size'], mb['lr_gamma']) == (300, 0.045, 4e-5, 1, 0.98)
+    s = mb['schedule']
+    assert (mb['epochs'], mb['lr'], mb['weight_decay'], s['kind'], s['step_size'], s['gamma']) == (300, 0.045, 4e-5, 'step', 1, 0.98)
+    assert mb['sources']['schedule.gamma'] == 'tv: MobileNetV2 command'
     assert get('torchvision/vgg16')['lr'] == 0.01 and get('torchvision/vgg16_bn')['lr'] == 0.1
     assert get('torchvision/resnext101_32x8d')['epochs'] == 100
     assert (get('torchvision/inception_v3')['resize'], get('torchvision/inception_v3')['crop']) == (342, 299)
     qat = get('torchvision/qat_mobilenet_v2')
-    assert (qat['lr'], qat['quant'], qat['lr_step_size'], qat['lr_gamma']) == (1e-4, 'qat', 30, 0.1)
+    assert (qat['lr'], qat['quant'], qat['schedule']['step_size'], qat['schedule']['gamma']) == (1e-4, 'qat', 30, 0.1)
+    cam = get('cambricon/resnet18')['schedule']
+    assert (cam['kind'], cam['power']) == ('poly', 1.0)
     rg = get('regnetx800mf_x1')
     assert rg['channel_reverse'] and rg['image_mean'] == [103.53, 116.28, 123.675] and rg['image_scale'] == [0.017429, 0.017507, 0.017125]
     c10 = get('edgeailite/cifar10_mobilenetv2_tv_x1')
     assert (c10['crop'], c10['resize'], c10['rand_scale'], c10['strides'], c10['dataset']) == (32, 32, [0.5, 1.0], 'auto', 'cifar10')
     sh = get('cambricon/shufflenet_v2_x0_5')
-    assert (sh['lr'], sh['weight_decay'], sh['epochs'], sh['sched'], sh['optimizer']) == (0.5, 4e-5, 300, 'poly', 'sgd')
+    assert (sh['lr'], sh['weight_decay'], sh['epochs'], sh['schedule']['kind'], sh['optimizer']) == (0.5, 4e-5, 300, 'poly', 'sgd')
 
 
 def test_show_gives_the_whole_schedule(vcls):
@@ -54,7 +58,7 @@ def test_show_gives_the_whole_schedule(vcls):
 
 def test_diff(vcls):
     d = json.loads(ok(vcls('recipes', 'diff', 'torchvision/resnet50', 'cambricon/resnet50', '--json')))
-    assert d['epochs'] == [90, 100] and d['sched'] == ['step', 'poly'] and 'lr' not in d
+    assert d['epochs'] == [90, 100] and d['schedule.kind'] == ['step', 'poly'] and 'lr' not in d
     assert 'are the same' in ok(vcls('recipes', 'diff', 'resnet', 'torchvision/resnet18'))
 
 
@@ -73,9 +77,10 @@ def test_smoke_runs_follow_their_schedule(vcls, tmp_path, name, flags):
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     ck = torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
     r = get_recipe(name).at_scale('smoke')
-    sched = r.schedule().in_steps(r.iters) if flags else r.schedule()
-    assert [h['lr'] for h in m['history']] == pytest.approx([sched(e * (r.iters if flags else 1)) for e in range(r.epochs)])
-    assert ck['scheduler']['kind'] == r.sched and ck['scheduler']['on'] == ('step' if flags else 'epoch')
+    n = r.iters if flags else 1
+    sched = r.schedule.in_steps(n) if flags else r.schedule
+    assert [h['lr'] for h in m['history']] == pytest.approx([sched.lr(e * n, r.lr, r.epochs * n) for e in range(r.epochs)])
+    assert ck['scheduler']['kind'] == r.schedule.kind and ck['scheduler']['on'] == ('step' if flags else 'epoch')
 
 
 def test_complexity(vcls):
@@ -97,10 +102,12 @@ def test_complexity(vcls):
     (['train', '--epochs', '3.5', '--dry-run'], ["invalid int value: '3.5'"]),
     (['train', '--lr-step-size', '0', '--dry-run'], ['lr-step-size must be a positive']),
     (['train', '--lr-gamma', '-0.1', '--dry-run'], ['lr-gamma must be positive']),
-    (['train', '--warmup-epochs', '18', '--dry-run'], ['--warmup-epochs (18) must be shorter than the run (18 epochs)']),
+    (['train', '--warmup-epochs', '18', '--dry-run'], ['-warmup-epochs (18) must be shorter than the run (18 epochs)']),
     (['train', '--lr-scheduler', 'multistep', '--lr-milestones', '9', '3', '--dry-run'], ['--lr-milestones must be increasing']),
     (['train', '--lr-scheduler', 'cosin', '--dry-run'], ["unknown schedule 'cosin'"]),
-    (['train', '--lr-scheduler', 'onecycle', '--warmup-epochs', '2', '--dry-run'], ['one-cycle warms up by itself']),
+    (['train', '--lr-scheduler', 'onecycle', '--warmup-epochs', '2', '--dry-run'], ['onecycle warms up by itself', '--pct-start']),
+    (['train', '--lr-scheduler', 'onecycle', '--pct-start', '1.5', '--dry-run'], ['--pct-start must be between 0 and 1']),
+    (['train', '--lr-scheduler', 'onecycle', '--div-factor', '0', '--dry-run'], ['--div-factor must be positive']),
     (['train', '--opt', 'adam', '--dry-run'], ['every seed recipe uses sgd']),
     (['train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke'], ['fine-tunes a trained fp32 model', '--weights']),
     (['complexity', '--model', 'resnet19'], ['did you mean resnet18']),

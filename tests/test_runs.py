@@ -135,7 +135,8 @@ def test_image_modes_become_rgb(vcls, folder, tmp_path):
 def test_seed_command_verbatim(vcls):
     cmd = 'train --model mobilenet_v2 --epochs 300 --lr 0.045 --wd 0.00004 --lr-step-size 1 --lr-gamma 0.98'.split()
     r = json.loads(ok(vcls(*cmd, '--data-path', '/data/imagenet', '--dry-run')))['recipe']
-    assert (r['model'], r['epochs'], r['lr'], r['weight_decay'], r['lr_step_size'], r['lr_gamma'], r['batch_size']) == \
+    assert (r['model'], r['epochs'], r['lr'], r['weight_decay'], r['schedule']['step_size'], r['schedule']['gamma'],
+            r['batch_size']) == \
            ('mobilenet_v2', 300, 0.045, 4e-5, 1, 0.98, 32)
 
 
@@ -144,7 +145,8 @@ def test_underscore_and_seed_aliases(vcls):
             '--print_freq', '5', '--start_epoch', '3', '-j', '0', '--seed', '9', '--output_dir', '/tmp/x', '--data', '/d']
     d = json.loads(ok(vcls('train', *args, '--dry-run')))
     r, run = d['recipe'], d['run']
-    assert (r['batch_size'], r['lr_step_size'], r['lr_gamma'], r['weight_decay'], r['amp']) == (64, 7, 0.5, 0.001, True)
+    assert (r['batch_size'], r['schedule']['step_size'], r['schedule']['gamma'], r['weight_decay'], r['amp']) == \
+           (64, 7, 0.5, 0.001, True)
     assert (run['print_freq'], run['start_epoch'], run['workers'], run['seed'], run['output_dir'], run['data_path']) == \
            (5, 3, 0, 9, '/tmp/x', '/d')
     assert json.loads(ok(vcls('train', '--apex=False', '--dry-run')))['recipe']['amp'] is False
@@ -158,8 +160,8 @@ def test_scale_lr_is_opt_in(vcls):
 def test_listing_commands(vcls):
     assert 'resnet' in ok(vcls('recipes'))
     rec = json.loads(ok(vcls('recipes', '--json')))[0]
-    assert {'name', 'source', 'model', 'epochs', 'batch_size', 'lr', 'momentum', 'weight_decay', 'lr_step_size',
-            'lr_gamma', 'resize', 'crop', 'mean', 'std', 'scales'} <= set(rec)
+    assert {'name', 'source', 'model', 'epochs', 'batch_size', 'lr', 'momentum', 'weight_decay', 'schedule',
+            'resize', 'crop', 'mean', 'std', 'scales'} <= set(rec)
     models = json.loads(ok(vcls('models', '--json')))
     assert {'resnet18', 'mobilenet_v2', 'mobilenetv1_x1', 'resnet50_xp5', 'regnetx800mf_x1'} <= set(models['models'])
     assert Path(ok(vcls('data', 'sample')).strip(), 'train', '7').is_dir()

@@ -176,7 +176,7 @@ def md_table(header, rows) -> str:
 def recipes_page() -> str:
     from vcls_lite.recipes import RECIPES, SEED_SOURCES, TABLE_FIELDS
     fields = [f for f in TABLE_FIELDS if f != 'name']
-    rows = [[r.name, *(getattr(r, f) for f in fields), r.source_of('lr')] for r in RECIPES.values()]
+    rows = [[r.name, *(r.flat()[TABLE_FIELDS[f]] for f in fields), r.source_of('lr')] for r in RECIPES.values()]
     seeds = '\n'.join(f'- `{k}`: {v}' for k, v in SEED_SOURCES.items())
     return (f"# Recipe table\n\nAll {len(RECIPES)} registered recipes at `full` scale, as `vcls recipes` lists them; "
             "`vcls recipes show NAME` gives every field with its source. The last column is where the learning rate "

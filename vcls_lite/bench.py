@@ -195,7 +195,7 @@ def _step_ms(r, rounds:int, steps:int=200) -> dict:
         if not stock: return make_learner(r, _dls(batches, valid), copy.deepcopy(tiny), cbs=[ValidPreds()])
         opt = lambda p, lr: OptimWrapper(p, opt=torch.optim.SGD, lr=lr, momentum=r.momentum, weight_decay=r.weight_decay)
         return Learner(_dls(batches, valid), copy.deepcopy(tiny), loss_func=CrossEntropyLossFlat(), opt_func=opt, lr=r.lr,
-                       cbs=[LRSchedule(r.schedule(), on=r.sched_on)], wd_bn_bias=True)
+                       cbs=[LRSchedule(r.schedule, r.lr, r.epochs)], wd_bn_bias=True)
     got = rounds_steps({'plain PyTorch loop': lambda: _plain_loop(copy.deepcopy(tiny), batches, r),
                         'vcls_lite learner': lambda: _fit_steps(learner(False)),
                         "fastai's stock Learner": lambda: _fit_steps(learner(True))}, rounds)
@@ -214,7 +214,7 @@ def bench_train_overhead(model:str='resnet18', crop:int=28, bs:int=64, steps:int
     def stock():
         opt = lambda p, lr: OptimWrapper(p, opt=torch.optim.SGD, lr=lr, momentum=r.momentum, weight_decay=r.weight_decay)
         learn = Learner(_dls(batches, valid), copy.deepcopy(m0), loss_func=CrossEntropyLossFlat(), opt_func=opt, lr=r.lr,
-                        cbs=[LRSchedule(r.schedule(), on=r.sched_on)], wd_bn_bias=True)
+                        cbs=[LRSchedule(r.schedule, r.lr, r.epochs)], wd_bn_bias=True)
         return _fit_steps(learn)
     def plain(): return _plain_loop(copy.deepcopy(m0), batches, r)
     _plain_loop(copy.deepcopy(m0), batches[:2], r)   # warm-up: first calls allocate

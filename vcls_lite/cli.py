@@ -5,14 +5,16 @@
 # %% ../nbs/08_cli.ipynb #d5aa5ddd
 from __future__ import annotations
 import argparse, contextlib, io, sys
+from dataclasses import fields
 
 from fastcore.imports import IN_NOTEBOOK
 
 from .core import ConfigError, VclsError, one_line
-from .schedules import SCHEDULES
+from .schedules import Schedule, schedule_kind
 
 # %% auto #0
-__all__ = ['DEFAULT_RECIPE', 'SOURCES', 'ENGINES', 'PTQ_DEFAULTS', 'RECIPE_FLAGS', 'RUN_FLAGS', 'build_parser', 'main', 'capture']
+__all__ = ['DEFAULT_RECIPE', 'SOURCES', 'ENGINES', 'PTQ_DEFAULTS', 'RECIPE_FLAGS', 'RUN_FLAGS', 'SCHEDULE_FLAGS', 'build_parser',
+           'main', 'capture']
 
 # %% ../nbs/08_cli.ipynb #eee103ea
 def _flags(*names) -> list[str]:
@@ -30,14 +32,10 @@ def _bool(s) -> bool:
     if v in ('0', 'false', 'no', 'off'): return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
 
-_TORCH_SCHEDULERS = {'steplr': 'step', 'multisteplr': 'multistep', 'exponentiallr': 'exponential', 'polynomiallr': 'poly',
-                     'cosineannealinglr': 'cosine', 'onecyclelr': 'onecycle', 'constantlr': 'constant', 'linear': 'poly'}
-
 def _sched(s) -> str:
-    "A schedule name: ours, or torchvision's `--lr-scheduler` spelling (`steplr`, `cosineannealinglr`, ...)."
-    v = _TORCH_SCHEDULERS.get(str(s).lower(), str(s).lower())
-    if v not in SCHEDULES: raise argparse.ArgumentTypeError(f"unknown schedule {s!r}; use one of {', '.join(SCHEDULES)}")
-    return v
+    "A schedule name: ours, torch's (`--lr-scheduler steplr`, `cosineannealinglr`, ...) or a seed's (`linear`)."
+    try: return schedule_kind(s)
+    except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 def _fraction(s) -> float:
     "A top-1 target as a fraction: 0.75, or a percentage like 75 (Cambricon's seed writes percentages)."
@@ -71,16 +69,6 @@ RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
     (('--wd', '--weight-decay'), 'weight_decay', dict(type=float, metavar='W', help='weight decay (L2)')),
     (('--global-batch',), 'global_batch', dict(type=int, metavar='N', help="the seed's images per step (for --scale-lr)")),
     (('--opt', '--optimizer'), 'optimizer', dict(metavar='NAME', help='optimizer (sgd)')),
-    (('--lr-scheduler', '--sched'), 'sched', dict(type=_sched, metavar='NAME', help=f"{', '.join(SCHEDULES)} (or torch names: steplr, cosineannealinglr, ...)")),
-    (('--sched-on',), 'sched_on', dict(choices=('epoch', 'step'), help='update the learning rate every epoch or every step')),
-    (('--lr-step-size',), 'lr_step_size', dict(type=int, metavar='N', help='step: epochs between learning-rate drops')),
-    (('--lr-gamma',), 'lr_gamma', dict(type=float, metavar='G', help='step/multistep: multiplier per drop; exponential: per epoch')),
-    (('--lr-milestones',), 'lr_milestones', dict(type=int, nargs='+', metavar='E', help='multistep: epochs where the rate drops')),
-    (('--lr-power',), 'lr_power', dict(type=float, metavar='P', help='poly: exponent (1 = linear decay)')),
-    (('--lr-min',), 'lr_min', dict(type=float, metavar='LR', help='cosine/poly: final learning rate')),
-    (('--lr-warmup-epochs', '--warmup-epochs'), 'warmup_epochs', dict(type=int, metavar='N', help='warmup epochs')),
-    (('--lr-warmup-method',), 'warmup_method', dict(choices=('linear', 'constant'), help='warmup ramp')),
-    (('--lr-warmup-decay', '--warmup-factor'), 'warmup_decay', dict(type=float, metavar='F', help="warmup's starting factor")),
     (('--crop', '--img-crop'), 'crop', dict(type=int, metavar='PX', help='train and eval crop size')),
     (('--resize', '--img-resize', '--val-resize-size'), 'resize', dict(type=int, metavar='PX', help='eval resize (short side)')),
     (('--rand-scale',), 'rand_scale', dict(type=float, nargs=2, metavar=('MIN', 'MAX'), help='RandomResizedCrop area range')),
@@ -117,6 +105,11 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
     (('--sync-bn',), 'sync_bn', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='under torchrun: BatchNorm over all processes')),
 ]
 
+SCHEDULE_FLAGS = [  # every `Schedule` setting, from its definition: dest = schedule.<setting>
+    (f.metadata['flags'], f'schedule.{f.name}', {**f.metadata['arg'], 'help': f.metadata['help'],
+                                                 **({'type': _sched} if f.name == 'kind' else {})})
+    for f in fields(Schedule)]
+
 def _add(parser, table):
     for names, dest, kw in table: parser.add_argument(*_flags(*names), dest=dest, default=argparse.SUPPRESS, **kw)
 
@@ -141,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--dry-run', action='store_true', help='print the resolved recipe and run options, then stop')
     t.add_argument('--backend', default='x86', metavar='NAME', help=f"QAT recipes: quantized engine ({ENGINES}; default x86)")
     _add(t.add_argument_group('recipe overrides'), RECIPE_FLAGS)
+    _add(t.add_argument_group('learning-rate schedule'), SCHEDULE_FLAGS)
     _add(t.add_argument_group('run options'), RUN_FLAGS)
     t.set_defaults(func='cmd_train')
 

@@ -19,6 +19,7 @@ from .recipes import (QUANT, DEFAULT_RECIPE, PUBLISHED_CROP, RECIPES, SEED_SOURC
                                complexity_text, get_recipe, lr_per_epoch, recipe_diff, recipes_table, scaled_lr)
 from .report import text_table
 from .rundir import Run
+from .schedules import Schedule
 from .sources import sample_data
 from .train import evaluate, train
 from .zoo import ZOO_HEADER, run_zoo, zoo_rows
@@ -44,7 +45,9 @@ def default_scale(run_kw:dict) -> str:
 
 def resolve(args) -> tuple[Recipe, Run]:
     "The recipe and run options `vcls train` arguments ask for."
-    overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items() if k in RECIPE_FIELDS}
+    given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()}
+    overrides = {k: v for k, v in given.items() if k in RECIPE_FIELDS}
+    sched = {k.split('.', 1)[1]: v for k, v in given.items() if k.startswith('schedule.')}
     run_kw = _run_kw(args)
     if run_kw.get('resume'):
         if args.scale: raise ConfigError("--scale does not apply with --resume: the checkpoint holds its recipe; "
@@ -56,7 +59,7 @@ def resolve(args) -> tuple[Recipe, Run]:
     else:
         scale = args.scale or default_scale(run_kw)
         base = get_recipe(args.recipe or DEFAULT_RECIPE).at_scale(scale)
-    recipe = replace(base, **overrides)
+    recipe = replace(base, **overrides, schedule=replace(base.schedule, **sched))
     if args.scale_lr:
         if 'lr' in overrides: raise ConfigError("pass either --lr or --scale-lr, not both")
         recipe = replace(recipe, lr=scaled_lr(RECIPES.get(recipe.name, recipe), recipe.batch_size))
@@ -125,12 +128,14 @@ def cmd_quantize(args) -> int:
     return 0
 
 # %% ../nbs/08a_commands.ipynb #c3ebbbad
-def _jsonable(d:dict) -> dict: return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+def _jsonable(d:dict) -> dict:
+    "`d` for JSON: tuples as lists, a `Schedule` as its dict."
+    return {k: list(v) if isinstance(v, tuple) else _jsonable(asdict(v)) if isinstance(v, Schedule) else v for k, v in d.items()}
 
 def recipe_json(r:Recipe, lrs:bool=False) -> dict:
     "A recipe as `vcls recipes --json` prints it: every field, the source of every field, its scales."
     d = r.to_dict()
-    out = {**d, 'sources': {k: r.source_of(k) for k in d if r.source_of(k)},
+    out = {**d, 'sources': {k: r.source_of(k) for k in r.flat() if r.source_of(k)},
            'scales': {k: _jsonable(s) for k, s in r.scales.items()}}
     if lrs: out['lr_per_epoch'] = lr_per_epoch(r)
     return out
@@ -157,7 +162,7 @@ def cmd_recipes(args) -> int:
     elif args.action == 'show':
         r = rs[0]
         if args.json: print(json.dumps(recipe_json(r, lrs=True), indent=2)); return 0
-        d = r.to_dict()
+        d = r.flat()
         print(text_table([[k, v, r.source_of(k)] for k, v in d.items()], ('field', 'value', 'source')))
         used = {k for k in SEED_SOURCES for f in d if re.search(rf'(^|[ ,]){re.escape(k)}([ :,]|$)', r.source_of(f))}
         print('sources:', *(f"  {k}: {v}" for k, v in SEED_SOURCES.items() if k in used), sep='\n')

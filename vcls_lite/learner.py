@@ -51,27 +51,33 @@ class Order:
 
 # %% ../nbs/04_learner.ipynb #964bd946
 class LRSchedule(Callback):
-    "Set the learning rate from `sched` at the start of every epoch (`on='epoch'`) or before every training step (`on='step'`)."
+    "Set the learning rate from `sched` over `epochs` epochs from `base_lr`: every epoch, or every step (`sched.on`)."
     order = Order.SCHEDULE
-    def __init__(self, sched:Schedule, on:str='epoch'):
-        if on not in ('epoch', 'step'): raise ConfigError(f"the schedule updates per 'epoch' or per 'step', not {on!r}")
-        self.sched, self.on, self.fn = sched, on, sched
+    def __init__(self, sched:Schedule, base_lr:float, epochs:int):
+        self.sched, self.base_lr, self.epochs = sched.check(base_lr, epochs), base_lr, epochs
 
     def before_fit(self):
         self.n = len(self.dls.train)
-        self.fn = self.sched if self.on == 'epoch' else self.sched.in_steps(self.n)
+        self.sched.check(self.base_lr, self.epochs, self.n)
+        s, total = (self.sched, self.epochs) if self.sched.on == 'epoch' else (self.sched.in_steps(self.n), self.epochs * self.n)
+        self.fn = partial(s.lr, base_lr=self.base_lr, total=total)
+
+    def planned(self, epoch:int) -> float:
+        "The rate planned for `epoch` (at its first step)."
+        return self.sched.lr(epoch, self.base_lr, self.epochs)
 
     def _set(self, t):
         if self.learn.opt is not None: self.learn.opt.set_hypers(lr=self.fn(t))   # None in `learn.validate()`
 
     def before_epoch(self):
-        if self.on == 'epoch': self._set(self.epoch)
+        if self.sched.on == 'epoch': self._set(self.epoch)
 
     def before_batch(self):
-        if self.on == 'step' and self.training: self._set(self.epoch * self.n + self.iter)
+        if self.sched.on == 'step' and self.training: self._set(self.epoch * self.n + self.iter)
 
     def state_dict(self) -> dict:
-        return {**dataclasses.asdict(self.sched), 'on': self.on, 'last_epoch': getattr(self, 'epoch', -1)}
+        return {**dataclasses.asdict(self.sched), 'base_lr': self.base_lr, 'epochs': self.epochs,
+                'last_epoch': getattr(self, 'epoch', -1)}
 
 # %% ../nbs/04_learner.ipynb #702e3608
 class ResumeProgress(ProgressCallback):
@@ -149,7 +155,7 @@ class CrossEntropy(torch.nn.CrossEntropyLoss):
 def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
     "A fastai learner for `recipe`: torch SGD with momentum and weight decay, the recipe's schedule, cross-entropy, top-1/5."
     opt_func = partial(OptimWrapper, opt=torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
-    sched = LRSchedule(recipe.schedule(), on=recipe.sched_on)
+    sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs)
     learn = VclsLearner(dls, model, loss_func=CrossEntropy(), opt_func=opt_func, lr=recipe.lr,
                         metrics=[top1, top5], path=path, wd_bn_bias=True, cbs=[sched, *(cbs or [])])
     if recipe.amp:

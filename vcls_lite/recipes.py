@@ -15,10 +15,10 @@ from .report import text_table
 from .schedules import Schedule
 
 # %% auto #0
-__all__ = ['SEED_SOURCES', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_SECONDS', 'DEMO_BUDGET', 'RECIPES', 'DEFAULT_RECIPE',
-           'RECIPE_ALIASES', 'TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES', 'PUBLISHED_CROP', 'Recipe', 'scaled_lr',
-           'QuantSettings', 'compress', 'rates', 'sample_scales', 'get_recipe', 'recipes_table', 'lr_per_epoch',
-           'recipe_diff', 'complexity_table', 'complexity_text']
+__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_SECONDS', 'DEMO_BUDGET',
+           'DEMO_EPOCHS', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES',
+           'PUBLISHED_CROP', 'Recipe', 'scaled_lr', 'QuantSettings', 'sample_scales', 'get_recipe', 'recipes_table',
+           'lr_per_epoch', 'recipe_diff', 'complexity_table', 'complexity_text']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -31,6 +31,11 @@ SEED_SOURCES = {
 }
 
 # %% ../nbs/05_recipes.ipynb #8593b5af
+LEGACY_SCHEDULE = {  # the flat schedule fields of recipes saved before `Recipe.schedule` (checkpoints, configs)
+    'sched': 'kind', 'sched_on': 'on', 'lr_step_size': 'step_size', 'lr_gamma': 'gamma', 'lr_milestones': 'milestones',
+    'lr_power': 'power', 'lr_min': 'lr_min', 'warmup_epochs': 'warmup', 'warmup_method': 'warmup_method',
+    'warmup_decay': 'warmup_decay'}
+
 @dataclass
 class Recipe:
     "Every hyper-parameter of one training recipe; units in the comments, sources in `DEFAULT_SOURCES` and `sources`."
@@ -45,16 +50,7 @@ class Recipe:
     lr: float = 0.1                           # learning rate at epoch 0 (after warmup), for `global_batch` images per step
     momentum: float = 0.9                     # SGD momentum
     weight_decay: float = 1e-4                # L2 penalty on all parameters
-    sched: str = 'step'                       # step, multistep, exponential, poly, cosine, onecycle, constant
-    sched_on: str = 'epoch'                   # update the rate every 'epoch' or every 'step'
-    lr_step_size: int = 30                    # step: epochs between drops
-    lr_gamma: float = 0.1                     # step, multistep: factor per drop; exponential: per epoch
-    lr_milestones: tuple = ()                 # multistep: epochs where the rate drops
-    lr_power: float = 1.0                     # poly: exponent, 1 = linear decay
-    lr_min: float = 0.0                       # cosine, poly: final learning rate
-    warmup_epochs: int = 0                    # epochs of warmup before the schedule
-    warmup_method: str = 'linear'             # linear ramp or constant factor
-    warmup_decay: float = 0.01                # warmup's starting factor on lr
+    schedule: Schedule = field(default_factory=Schedule)  # the learning-rate schedule's shape (`vcls_lite.schedules`)
     resize: int = 256                         # px, short side before the eval center crop
     crop: int = 224                           # px, train RandomResizedCrop size and eval CenterCrop size
     rand_scale: tuple = (0.08, 1.0)           # RandomResizedCrop area fraction range
@@ -72,6 +68,11 @@ class Recipe:
     sources: dict = field(default_factory=dict, repr=False)  # {field: source} for the numbers this recipe sets
     scales: dict = field(default_factory=dict, repr=False)   # {'demo': {field: value}, 'smoke': {...}}
 
+    def flat(self) -> dict:
+        "`to_dict` with the schedule's settings as `schedule.<name>` fields, for tables and diffs."
+        d = self.to_dict(); s = d.pop('schedule')
+        return {**d, **{f'schedule.{k}': v for k, v in s.items()}}
+
     def at_scale(self, scale:str='full') -> Recipe:
         "This recipe with the overrides of `scale` ('full' is the recipe itself)."
         if scale == 'full': return self
@@ -79,22 +80,23 @@ class Recipe:
             raise ConfigError(f"recipe {self.name!r} has no scale {scale!r}; use one of full, {', '.join(self.scales)}")
         return dataclasses.replace(self, **self.scales[scale])
 
-    def schedule(self) -> Schedule:
-        "The learning-rate `Schedule` of this recipe, in epochs (see `Schedule.in_steps` for per-step updates)."
-        return Schedule(self.sched, self.lr, self.epochs, step_size=self.lr_step_size, gamma=self.lr_gamma,
-                        milestones=tuple(self.lr_milestones), power=self.lr_power, lr_min=self.lr_min,
-                        warmup=self.warmup_epochs, warmup_method=self.warmup_method, warmup_decay=self.warmup_decay)
+    def lrs(self) -> list[float]:
+        "The learning rate of every epoch (at its first step): the schedule from `lr` over `epochs`."
+        return self.schedule.per_epoch(self.lr, self.epochs)
 
     def to_dict(self) -> dict:
         "JSON-ready dict of the hyper-parameters (tuples become lists; sources and scales are left out)."
         d = asdict(self); d.pop('scales'); d.pop('sources')
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        lists = lambda d: {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return {**lists(d), 'schedule': lists(d['schedule'])}
 
     @classmethod
     def from_dict(cls, d:dict) -> Recipe:
-        "The recipe saved by `to_dict` (in a checkpoint's config), with lists back to tuples."
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+        "The recipe saved by `to_dict` (in a checkpoint's config; also an older one with flat schedule fields)."
+        names, tuples = {f.name for f in dataclasses.fields(cls)}, lambda d: {k: tuple(v) if isinstance(v, list) else v
+                                                                             for k, v in d.items()}
+        sched = {**{LEGACY_SCHEDULE[k]: v for k, v in d.items() if k in LEGACY_SCHEDULE}, **d.get('schedule', {})}
+        return cls(**{**tuples({k: v for k, v in d.items() if k in names}), 'schedule': Schedule(**tuples(sched))})
 
 # %% ../nbs/05_recipes.ipynb #6a4dbc1e
 DEFAULT_SOURCES = {
@@ -107,16 +109,6 @@ DEFAULT_SOURCES = {
     'lr': 'tv table',
     'momentum': 'tv table',
     'weight_decay': 'tv table',
-    'sched': 'tv: steplr',
-    'sched_on': 'tv: per epoch',
-    'lr_step_size': 'tv table',
-    'lr_gamma': 'tv table',
-    'lr_milestones': 'ti-config: 30 60 90',
-    'lr_power': 'ti-config polystep_power',
-    'lr_min': 'tv --lr-min',
-    'warmup_epochs': 'tv --lr-warmup-epochs',
-    'warmup_method': 'tv --lr-warmup-method',
-    'warmup_decay': 'tv --lr-warmup-decay',
     'resize': 'tv-presets',
     'crop': 'tv-presets',
     'rand_scale': 'tv-presets; ti calls it rand_scale',
@@ -131,6 +123,7 @@ DEFAULT_SOURCES = {
     'iters': 'cam --iters',
     'eval_iters': 'ours: smoke runs validate on a sample',
     'quant': 'tv Quantized',
+    **{f'schedule.{f.name}': f.metadata['source'] for f in dataclasses.fields(Schedule)},
 }
 
 @patch
@@ -139,7 +132,8 @@ def source_of(self:Recipe, name:str) -> str:
     return self.sources.get(name) or DEFAULT_SOURCES.get(name, '')
 
 # %% ../nbs/05_recipes.ipynb #170e8e8d
-_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'dict': (dict,), 'None': (type(None),)}
+_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'dict': (dict,), 'None': (type(None),),
+          'Schedule': (Schedule,)}
 
 def _type_ok(v, annotation:str) -> bool:
     ok = tuple(t for part in annotation.split('|') for t in _TYPES[part.strip()])
@@ -160,7 +154,6 @@ def check(r:Recipe) -> Recipe:
     for flag, v, hi in (('crop', r.crop, 4096), ('resize', r.resize, 4096), ('batch-size', r.batch_size, 65536), ('lr', r.lr, 100)):
         if v > hi: bad(flag, f"{v} is absurd (at most {hi}; the seeds use crops of 32-299 px, batches of 32-512, rates of 0.001-0.8)")
     if r.optimizer != 'sgd': bad('opt', f"{r.optimizer!r} is not available: every seed recipe uses sgd; pass --opt sgd")
-    if r.sched_on not in ('epoch', 'step'): bad('sched-on', f"must be epoch or step, got {r.sched_on!r}")
     if not r.momentum >= 0: bad('momentum', f"must be >= 0, got {r.momentum}")
     if not r.weight_decay >= 0: bad('weight-decay', f"must be >= 0, got {r.weight_decay}")
     if r.iters is not None and not r.iters > 0: bad('iters', f"must be positive, got {r.iters}")
@@ -172,7 +165,7 @@ def check(r:Recipe) -> Recipe:
     if r.image_scale is not None and any(s == 0 for s in r.image_scale): bad('image-scale', "must not contain 0")
     if any(s <= 0 for s in r.std): bad('std', f"must be positive, got {r.std}")
     if r.quant not in (None, 'qat'): bad('quant', f"must be qat or unset, got {r.quant!r}")
-    r.schedule()   # raises for a schedule that makes no sense
+    r.schedule.check(r.lr, r.epochs)   # the schedule's own checks, with this run's rate and length
     return r
 
 # %% ../nbs/05_recipes.ipynb #f5333b87
@@ -204,15 +197,18 @@ QUANT = {
 # %% ../nbs/05_recipes.ipynb #570e3305
 _SEED_NAMES = {'tv': 'torchvision', 'ti': 'edgeailite', 'cam': 'cambricon'}
 
-def _recipe(seed:str, model:str, section:str, base:dict, **kw) -> Recipe:
-    "A recipe `seed/model` from the seed defaults `base` (field: (value, source)) and this recipe's `kw` from `section`."
+def _recipe(seed:str, model:str, section:str, base:dict, sched:dict|None=None, **kw) -> Recipe:
+    """A recipe `seed/model` from the seed defaults `base` (field or `schedule.<setting>`: (value, source)), and this
+    recipe's `kw` and schedule settings `sched` from `section`."""
     name = kw.pop('name', f"{_SEED_NAMES[seed]}/{model}")
+    kw |= {f'schedule.{k}': v for k, v in (sched or {}).items()}
     vals = {k: v for k, (v, _) in base.items()} | kw
     srcs = {k: s for k, (_, s) in base.items()} | {k: f"{seed}: {section}" for k in ('model', *kw)}
-    return Recipe(name=name, source=f"{seed}: {section}", model=model, sources=srcs, **vals)
+    shape = Schedule(**{k.split('.', 1)[1]: vals.pop(k) for k in list(vals) if k.startswith('schedule.')})
+    return Recipe(name=name, source=f"{seed}: {section}", model=model, schedule=shape, sources=srcs, **vals)
 
-_TV = {k: (v, 'tv: parameters table') for k, v in dict(epochs=90, batch_size=32, lr=0.1, momentum=0.9, weight_decay=1e-4,
-                                                       lr_step_size=30, lr_gamma=0.1).items()}
+_TV = {k: (v, 'tv: parameters table') for k, v in {'epochs': 90, 'batch_size': 32, 'lr': 0.1, 'momentum': 0.9,
+                                                     'weight_decay': 1e-4, 'schedule.step_size': 30, 'schedule.gamma': 0.1}.items()}
 _TV['global_batch'] = (256, 'tv: "trained on 8x V100 GPUs", batch 32 each')
 
 def _tv_recipes() -> list[Recipe]:
@@ -221,18 +217,20 @@ def _tv_recipes() -> list[Recipe]:
     rs += [_recipe('tv', m, 'AlexNet and VGG: _bn variants use the defaults', _TV) for m in ('vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn')]
     rs += [_recipe('tv', 'resnext50_32x4d', 'ResNext-50 32x4d: --epochs 100', _TV, epochs=100),
            _recipe('tv', 'resnext101_32x8d', 'ResNext-101 32x8d: --epochs 100 on 8 nodes x 8 GPUs', _TV, epochs=100, global_batch=64 * 32),
-           _recipe('tv', 'mobilenet_v2', 'MobileNetV2 command', _TV, epochs=300, lr=0.045, weight_decay=4e-5, lr_step_size=1, lr_gamma=0.98),
+           _recipe('tv', 'mobilenet_v2', 'MobileNetV2 command', _TV, epochs=300, lr=0.045, weight_decay=4e-5,
+                   sched=dict(step_size=1, gamma=0.98)),
            _recipe('tv', 'inception_v3', 'Quantized: inception_v3 expects 299 px, Resize(342) + CenterCrop(299)', _TV, resize=342, crop=299),
            _recipe('tv', 'mobilenet_v2', 'Quantized: Mobilenet-v2 quantization aware training settings', _TV,
-                   name='torchvision/qat_mobilenet_v2', quant='qat', lr=1e-4, epochs=90, momentum=0.9, lr_step_size=30,
-                   lr_gamma=0.1, batch_size=32, weight_decay=1e-4)]
+                   name='torchvision/qat_mobilenet_v2', quant='qat', lr=1e-4, epochs=90, momentum=0.9, batch_size=32,
+                   weight_decay=1e-4, sched=dict(step_size=30, gamma=0.1))]
     return rs
 
 # %% ../nbs/05_recipes.ipynb #6cfc7e50
-_TI = {k: (v, 'ti-config') for k, v in dict(
-    epochs=150, batch_size=128, global_batch=512, lr=0.1, momentum=0.9, weight_decay=4e-5, sched='cosine',
-    warmup_epochs=5, warmup_method='linear', warmup_decay=1e-3, rand_scale=(0.2, 1.0), resize=256, crop=224,
-    image_mean=(123.675, 116.28, 103.53), image_scale=(0.017125, 0.017507, 0.017429)).items()}
+_TI = {k: (v, 'ti-config') for k, v in {
+    'epochs': 150, 'batch_size': 128, 'global_batch': 512, 'lr': 0.1, 'momentum': 0.9, 'weight_decay': 4e-5,
+    'schedule.kind': 'cosine', 'schedule.warmup': 5, 'schedule.warmup_method': 'linear', 'schedule.warmup_decay': 1e-3,
+    'rand_scale': (0.2, 1.0), 'resize': 256, 'crop': 224, 'image_mean': (123.675, 116.28, 103.53),
+    'image_scale': (0.017125, 0.017507, 0.017429)}.items()}
 
 def _ti_recipes() -> list[Recipe]:
     rs = [_recipe('ti', 'mobilenetv2_tv_x1', f'Cifar Dataset: {d} command (crop 32, rand_scale 0.5 1.0, small-input strides)', _TI,
@@ -251,7 +249,8 @@ _CAM_TABLE = {  # model: (lr, weight decay, epochs)  [cam: Optimizer table]
     'vgg16_bn': (0.01, 1e-4, 150), 'shufflenet_v2_x0_5': (0.5, 4e-5, 300), 'shufflenet_v2_x1_0': (0.5, 4e-5, 300)}
 _CAM = {'batch_size': (64, 'cam: -b help, 256 per node over the 4 MLUs of the run scripts'),
         'global_batch': (256, 'cam: -b help, 256 per node'), 'momentum': (0.9, 'cam-script'),
-        'sched': ('poly', 'cam: Optimizer table, "Linear schedule"'), 'lr_power': (1.0, 'cam: "Linear schedule"'),
+        'schedule.kind': ('poly', 'cam: Optimizer table, "Linear schedule"'),
+        'schedule.power': (1.0, 'cam: "Linear schedule"'),
         'resize': (256, 'cam: Data Augmentation, eval crop to 256'), 'crop': (224, 'cam: Data Augmentation, crop 224'),
         'hflip': (0.5, 'cam: Data Augmentation, RandomHorizontalFlip')}
 
@@ -268,34 +267,19 @@ DEMO_SECONDS = {  # seconds per demo epoch (63 steps of 64 images) measured here
     'googlenet': 6.1, 'shufflenet_v2_x0_5': 3.2, 'shufflenet_v2_x1_0': 5.2, 'mobilenetv1_x1': 8.1, 'resnet50_xp5': 8.1,
     'regnetx800mf_x1': 8.5, 'mobilenetv2_tv_x1': 11.3, 'resnet50_x1': 23.9, 'mobilenetv2_tv_x1/16px': 28.8}
 DEMO_BUDGET = 175   # seconds of training per demo run: 18 epochs of ResNet-18, the walking-skeleton demo
-
-def compress(r:Recipe, epochs:int) -> dict:
-    "Overrides that run `r`'s schedule in `epochs` epochs with the same shape."
-    f = r.epochs / epochs
-    out = {'epochs': epochs, 'lr_milestones': tuple(max(1, round(m / f)) for m in r.lr_milestones),
-           'warmup_epochs': max(1, round(r.warmup_epochs / f)) if r.warmup_epochs else 0}
-    step = r.lr_step_size / f
-    if step >= 1: out['lr_step_size'] = max(1, round(step))
-    else: out.update(lr_step_size=1, lr_gamma=r.lr_gamma ** (1 / step))   # the same total decay, one drop per epoch
-    if r.sched == 'exponential': out['lr_gamma'] = r.lr_gamma ** f
-    if out['warmup_epochs'] >= epochs: out['warmup_epochs'] = epochs - 1
-    return out
-
-def rates(r:Recipe) -> int:
-    "How many rates `r`'s multistep schedule, or the whole steps of its step schedule, run at (1 otherwise)."
-    if r.sched == 'multistep': return len(r.lr_milestones) + 1
-    return r.epochs // r.lr_step_size if r.sched == 'step' and r.lr_step_size > 1 else 1
+DEMO_EPOCHS = 6     # a model without a measured figure (the middle of the measured ones)
 
 def sample_scales(r:Recipe) -> dict:
     "The `demo` and `smoke` overrides of `r` on the built-in sample (see the rule above)."
     small = r.strides == 'auto' and r.dataset in ('cifar10', 'cifar100')
     crop = 16 if small else max(28, MIN_CROP.get(resolve_name(r.model), 0))
     key = f'{r.model}/16px' if small else r.model
-    epochs = min(18, max(3, round(DEMO_BUDGET / DEMO_SECONDS[key]), 2 * rates(r)))
+    fit = round(DEMO_BUDGET / DEMO_SECONDS[key]) if key in DEMO_SECONDS else DEMO_EPOCHS
+    epochs = min(18, max(3, fit, 2 * r.schedule.rates(r.epochs)))
     lr = scaled_lr(r, 64) if has_norm(r.model) else r.lr
-    demo = dict(compress(r, epochs), dataset=None, batch_size=64, lr=lr, crop=crop, resize=round(crop / 0.875),
+    demo = dict(epochs=epochs, schedule=r.schedule.compress(r.epochs, epochs), dataset=None, batch_size=64, lr=lr, crop=crop, resize=round(crop / 0.875),
                 rand_scale=(0.35, 1.0), hflip=0.0)
-    smoke = dict(demo, **compress(r, 2), iters=4, eval_iters=2)
+    smoke = dict(demo, epochs=2, schedule=r.schedule.compress(r.epochs, 2), iters=4, eval_iters=2)
     return {'demo': demo, 'smoke': smoke}
 
 # %% ../nbs/05_recipes.ipynb #16ca814c
@@ -317,19 +301,20 @@ def get_recipe(name:str=DEFAULT_RECIPE) -> Recipe:
                       "run `vcls recipes` to list them")
 
 # %% ../nbs/05_recipes.ipynb #d292c748
-TABLE_FIELDS = ('name', 'model', 'epochs', 'batch_size', 'global_batch', 'lr', 'momentum', 'weight_decay', 'sched', 'crop')
+TABLE_FIELDS = {k: k for k in ('name', 'model', 'epochs', 'batch_size', 'global_batch', 'lr', 'momentum',
+                               'weight_decay')} | {'sched': 'schedule.kind', 'crop': 'crop'}   # column: `Recipe.flat` key
 
 def recipes_table(recipes=None) -> str:
     "A plain-text table of `recipes` (default: all registered)."
-    return text_table([[getattr(r, f) for f in TABLE_FIELDS] for r in (recipes or RECIPES.values())], TABLE_FIELDS)
+    return text_table([[r.flat()[k] for k in TABLE_FIELDS.values()] for r in (recipes or RECIPES.values())], TABLE_FIELDS)
 
 def lr_per_epoch(r:Recipe) -> list[float]:
     "The learning rate of each epoch of `r` (at its first step)."
-    return r.schedule().per_epoch()
+    return r.lrs()
 
 def recipe_diff(a:Recipe, b:Recipe) -> dict:
-    "The hyper-parameters where `a` and `b` differ: {field: (a's value, b's value)}."
-    da, db = a.to_dict(), b.to_dict()
+    "The hyper-parameters where `a` and `b` differ: {field: (a's value, b's value)} (schedule settings as `schedule.<name>`)."
+    da, db = a.flat(), b.flat()
     return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
 
 # %% ../nbs/05_recipes.ipynb #4be4cae3

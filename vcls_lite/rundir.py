@@ -202,6 +202,6 @@ def plot_predictions(learn, preds:ValidPreds, n:int=32):
 
 def write_report(learn, out:Path, history:list, preds:ValidPreds, epochs:int) -> list[Path]:
     "Write the run's plots into `out`; returns their paths."
-    figs = {'curves.png': plot_curves(history), 'lr_schedule.png': plot_lr(history, learn.lr_schedule.sched, epochs),
+    figs = {'curves.png': plot_curves(history), 'lr_schedule.png': plot_lr(history, learn.lr_schedule.planned, epochs),
             'confusion_matrix.png': plot_confusion(learn, preds), 'predictions.png': plot_predictions(learn, preds)}
     return [save_fig(f, out/name) for name, f in figs.items() if f is not None]
