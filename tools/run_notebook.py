@@ -1,6 +1,7 @@
 """Execute notebooks at demo scale and save their outputs, kept light enough to commit.
 
     python tools/run_notebook.py nbs/recipes/resnet.ipynb [more.ipynb ...]
+    python tools/run_notebook.py --upto 7 nbs/recipes/resnet.ipynb   # only cells 0-7 (the cheap ones); the rest keep theirs
 
 `nbdev_test` runs the notebooks at smoke scale and saves nothing; the committed outputs (the plots a reader sees
 on GitHub or in the docs) come from this script, which runs them as a person would in Jupyter (no `IN_TEST`).
@@ -35,11 +36,13 @@ def clean(nb):
     return nb
 
 
-def run(path: Path):
-    "Execute the notebook at `path` in its own folder, as Jupyter would, and save its cleaned outputs."
+def run(path: Path, upto: int | None = None):
+    """Execute the notebook at `path` in its own folder, as Jupyter would, and save its cleaned outputs. With `upto`,
+    only cells 0 to `upto` run (a change to cheap early cells need not retrain); later cells keep their outputs."""
     nb, cwd = read_nb(path), os.getcwd()
+    skip = lambda c: bool(_NO_EVAL.search(c.source)) or (upto is not None and c.idx_ > upto)
     os.chdir(path.parent)
-    try: CaptureShell(path, mpl_format='png').run_all(nb, exc_stop=True, preproc=lambda c: bool(_NO_EVAL.search(c.source)))
+    try: CaptureShell(path, mpl_format='png').run_all(nb, exc_stop=True, preproc=skip)
     finally: os.chdir(cwd)
     write_nb(clean(nb), path)
     print('ran', path, file=sys.stderr)
@@ -47,4 +50,6 @@ def run(path: Path):
 
 if __name__ == '__main__':
     os.environ.pop('IN_TEST', None)
-    for p in [Path(a).resolve() for a in sys.argv[1:]]: run(p)
+    args, upto = sys.argv[1:], None
+    if args[:1] == ['--upto']: upto, args = int(args[1]), args[2:]
+    for p in [Path(a).resolve() for a in args]: run(p, upto)

@@ -53,7 +53,7 @@ def call_times(model, x, iters:int, warmup:int) -> list[float]:
             t = time.perf_counter(); model(x); ts.append(time.perf_counter() - t)
     return ts
 
-def measure_speed(model:nn.Module, size:int, batch_size:int=32, iters:int=10, warmup:int=3, channels_last:bool=False) -> dict:
+def measure_speed(model:torch.nn.Module, size:int, batch_size:int=32, iters:int=10, warmup:int=3, channels_last:bool=False) -> dict:
     "Latency of one image (median ms) and throughput at `batch_size` (images/s, over `iters` calls) of `model` on the CPU."
     model = model.cpu().eval()
     fmt = torch.channels_last if channels_last else torch.contiguous_format

@@ -15,6 +15,7 @@ from fastai.callback.core import Callback
 from fastai.interpret import ClassificationInterpretation
 
 import vcls_lite
+from .callbacks import ValidPreds
 from .checkpoint import checkpoint_dict, save_checkpoint
 from .core import ConfigError, RunDirError, atomic_path, save_json
 from .data import show_images
