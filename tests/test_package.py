@@ -16,3 +16,16 @@ def test_readme_matches_index_notebook():
     sys.path.insert(0, str(ROOT/'tools'))
     from readme import render
     assert (ROOT/'README.md').read_text() == render(ROOT/'nbs'/'index.ipynb'), "run `make readme` and commit README.md"
+
+
+def test_modules_import_only_what_stands_above_them():
+    "The README's module map is the import order: a module imports only the modules listed above it."
+    import re
+    text = (ROOT/'README.md').read_text().split('### Module map', 1)[1].split('\n## ', 1)[0]
+    order = re.findall(r'^\| `(\w+)` \| `\w+` \|', text, re.M)
+    files = sorted(p.stem for p in (ROOT/'vcls_lite').glob('*.py') if not p.stem.startswith('_'))
+    assert sorted(order) == files, set(order) ^ set(files)
+    pat = re.compile(r'^\s*(?:from (?:\.|vcls_lite\.)(\w+) import|from vcls_lite import (\w+)|import vcls_lite\.(\w+))', re.M)
+    for i, mod in enumerate(order):
+        used = {a or b or c for a, b, c in pat.findall((ROOT/'vcls_lite'/f'{mod}.py').read_text())}
+        assert used <= set(order[:i]), f"{mod} imports {sorted(used - set(order[:i]))}, which stand below it in the map"

@@ -418,7 +418,7 @@ def bench_scaling(model:str='resnet18', batch_sizes=(8, 16, 32, 64, 128, 256), c
 # %% ../nbs/07_bench.ipynb #4835bdaf
 def _quant_speeds(fp32, q, pq, size, rounds, iters):
     "Median images/s at batch 32 and ms at batch 1 of each form, timed in alternating rounds."
-    from vcls_lite.quant import measure_speed
+    from vcls_lite.report import measure_speed
     forms = {'fp32 NCHW': (fp32, False), 'fp32 channels_last': (fp32, True), 'int8 eager (NCHW input)': (q, False),
              'int8 eager (channels_last input)': (q, True)}
     if pq is not None: forms['int8 torchao PT2E (compiled)'] = (pq, False)
@@ -433,7 +433,8 @@ def bench_quant(r18=None, qat_run=None, sizes=(224, 28), rounds:int=3, iters:int
     batch 32 per size, QAT MobileNetV2 drop <= 0.5 point. Trains the demo runs it is not given (`r18`: a checkpoint, `qat_run`: a folder)."""
     from vcls_lite.rundir import Run
     from vcls_lite.train import checkpoint_recipe, evaluate, recipe_dls, train
-    from vcls_lite.quant import fp32_from_checkpoint, calibrate, convert_model, evaluate_int8, evaluate_model, prepare_model, pt2e_int8, train_qat
+    from vcls_lite.quant import fp32_from_checkpoint, calibrate, convert_model, evaluate_int8, evaluate_model, prepare_model, pt2e_int8
+    from vcls_lite.qat import train_qat
     work = Path(work or tempfile.mkdtemp(prefix='bench_quant_'))
     def demo_run(name, out, **kw):
         return Path(train(get_recipe(name).at_scale('demo'), Run(output_dir=str(out), scale='demo', **kw))['output_dir'])

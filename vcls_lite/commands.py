@@ -14,7 +14,8 @@ from .core import ConfigError, RunDirError, cpu_has_bf16, get_device
 from .data import get_datasets
 from .distributed import dist_env
 from .models import ALIASES, BUILDERS, model_complexity, model_names, published, resolve_name
-from .quant import evaluate_int8, quantize_checkpoint, report_rows, train_qat
+from .qat import train_qat
+from .quant import evaluate_int8, quantize_checkpoint, report_rows
 from .recipes import (QUANT, DEFAULT_RECIPE, PUBLISHED_CROP, RECIPES, SEED_SOURCES, Recipe, complexity_table,
                                complexity_text, get_recipe, lr_per_epoch, recipe_diff, recipes_table, scaled_lr)
 from .report import text_table

@@ -18,12 +18,10 @@ from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from torch.utils.data import DistributedSampler
-from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import progress_bar
 
-from .core import BadImageError, DataError, cache_dir, save_json
+from .core import BadImageError, DataError, cache_dir, interactive, save_json
 from .sources import ImageArray, ImageFiles, SOURCE_REGISTRY, check_images, detect_source, load_rgb
-
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'train_tfms', 'eval_tfms', 'Normalize', 'TrainLoader', 'cache_key', 'cache_shape', 'fit_image',
@@ -158,7 +156,7 @@ def image_cache(files:list, side:int, skip_bad_images:bool=False, folder=None, d
             out = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(len(files), 3, *hw))
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
                 it = ex.map(lambda i: _decode_into(out, i, files[i], hw), range(len(files)))
-                if len(files) > 2000 and (IN_NOTEBOOK or sys.stdout.isatty()):
+                if len(files) > 2000 and interactive():
                     it = progress_bar(it, total=len(files), leave=False); it.comment = desc
                 reasons = list(it)
             out.flush(); del out

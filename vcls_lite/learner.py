@@ -17,7 +17,7 @@ from fastai.learner import Learner, Recorder
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import OptimWrapper
 
-from .core import ConfigError
+from .schedules import Schedule
 
 # %% auto #0
 __all__ = ['top1', 'top5', 'Order', 'LRSchedule', 'ResumeProgress', 'VclsLearner', 'CPUAutocast', 'CrossEntropy', 'make_learner']

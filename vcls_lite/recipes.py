@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_recipes.ipynb #bc1b2f16
 from __future__ import annotations
-import dataclasses, math
+import dataclasses
 from dataclasses import dataclass, field, asdict
 
 from fastcore.basics import patch

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_sources.ipynb #cea166c8
 from __future__ import annotations
-import os, pickle, shutil, sys
+import os, pickle, shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +16,9 @@ from PIL import Image
 from torchvision import datasets as tvd
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms import v2
-from fastcore.imports import IN_NOTEBOOK
 from fastprogress.fastprogress import progress_bar
 
-from .core import BadImageError, DataError, cache_dir, did_you_mean, save_json
+from .core import BadImageError, DataError, cache_dir, did_you_mean, interactive, save_json
 
 # %% auto #0
 __all__ = ['SOURCE_REGISTRY', 'SOURCES', 'SOURCE_ALIASES', 'CIFARS', 'FAKE', 'pil_to_uint8', 'load_rgb', 'check_images',
@@ -57,7 +56,7 @@ def check_images(files:list, skip_bad_images:bool=False, desc:str='checking imag
     files = list(files)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:   # PIL decodes without holding the GIL
         it = ex.map(_why_bad, files, chunksize=64)
-        if len(files) > 2000 and (IN_NOTEBOOK or sys.stdout.isatty()):   # a bar for people, not for log files
+        if len(files) > 2000 and interactive():   # a bar for people, not for log files
             it = progress_bar(it, total=len(files), leave=False); it.comment = desc
         reasons = list(it)
     bad = [(f, r) for f, r in zip(files, reasons) if r is not None]

@@ -71,17 +71,18 @@ def share_output_dir(run:Run, recipe, env) -> Path:
     return Path(msg[0])
 
 # %% ../nbs/05a_train.ipynb #687f88b1
-def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
+def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict:
     """Train `recipe` as `run` says; returns the final metrics, also written to `<output_dir>/metrics.json`.
-    `prepare(model) -> model` changes the model before training (`vcls_lite.quant` uses it for QAT).
+    Two hooks let another trainer reuse it (`vcls_lite.qat` does): `build(classes) -> model` instead of the recipe's
+    model, and `prepare(model) -> model` to change it before training (such a run is one process).
     Under `torchrun` (`dist_env()`), every process calls it; only rank 0 writes the run folder."""
     run = check_run(run or Run())
     recipe.check()
-    if recipe.quant and prepare is None:
-        raise ConfigError(f"{recipe.name} is a quantization-aware training recipe; train it with `vcls train` "
-                          "or `vcls_lite.quant.train_qat`")
+    if recipe.quant and build is None:   # the recipe says it needs its own trainer
+        raise ConfigError(f"{recipe.name} is a {recipe.quant!r} recipe, trained by its own trainer; run it with `vcls train`")
     env = dist_env()
-    if env and prepare is not None: raise ConfigError("quantization-aware training runs in one process; start it without torchrun")
+    if env and prepare is not None:
+        raise ConfigError("this run prepares its model in one process (quantization-aware training does); start it without torchrun")
     ck_path, saved = resume_point(run.resume) if run.resume else (None, None)
     ck = load_checkpoint(ck_path) if ck_path else None
     if saved:   # the checkpoint's data unless told otherwise, and its seed (the loader's order depends on it)
@@ -90,19 +91,19 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None) -> dict:
         run = dataclasses.replace(run, seed=saved['run']['seed'])
     rank, world = (env['rank'], env['world']) if env else (0, 1)
     device = init_distributed(env, run.device) if env else get_device(run.device)
-    try: return _train(recipe, run, cbs, prepare, ck, env, rank, world, device)
+    try: return _train(recipe, run, cbs, prepare, build, ck, env, rank, world, device)
     finally:
         if env and dist.is_initialized(): dist.destroy_process_group()
 
-def _train(recipe, run, cbs, prepare, ck, env, rank, world, device) -> dict:
+def _train(recipe, run, cbs, prepare, build, ck, env, rank, world, device) -> dict:
     main = rank == 0
     set_seed(run.seed)
     dls = recipe_dls(recipe, run, device, part=(rank, world))
     if ck and ck['vocab'] != list(dls.vocab):
         raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; resume on the same data")
-    model = build_model(recipe.model, len(dls.vocab), recipe.crop, recipe.strides, quantizable=bool(recipe.quant))
+    model = (build or (lambda n: build_model(recipe.model, n, recipe.crop, recipe.strides)))(len(dls.vocab))
     if run.weights and not ck: start_weights(model, run.weights, dls.vocab)
-    cx = complexity(model, recipe.crop)   # before `prepare`: a QAT model's observers would record the counting pass
+    cx = complexity(model, recipe.crop)   # before `prepare`: observers it adds would record the counting pass
     if prepare: model = prepare(model)
     else: model = fast_model(model, run, recipe.crop, device)
     if env and run.sync_bn: model = sync_batchnorm(model, device)

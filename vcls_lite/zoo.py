@@ -18,8 +18,8 @@ from .rundir import Run, holds_run
 from .train import train
 from .models import model_complexity, published
 from .quant import check_backend, quantize_checkpoint
-from .recipes import NUM_CLASSES, RECIPES, TI_PUBLISHED, get_recipe
-from .report import markdown_table, text_table
+from .recipes import NUM_CLASSES, RECIPES, TI_PUBLISHED
+from .report import markdown_table
 
 # %% auto #0
 __all__ = ['ZOO_HEADER', 'zoo_recipes', 'zoo_settings', 'measure', 'load_zoo', 'run_zoo', 'zoo_rows', 'pareto', 'plot_zoo',
