@@ -23,8 +23,8 @@ from .recipes import Recipe
 from .rundir import Run, SaveRun, check_run, clean_output_dir, prepare_output_dir, run_metrics, versions, write_report
 
 # %% auto #0
-__all__ = ['recipe_norm', 'recipe_dls', 'use_channels_last', 'fast_model', 'default_workers', 'share_output_dir', 'train',
-           'checkpoint_recipe', 'checkpoint_run', 'evaluate']
+__all__ = ['recipe_norm', 'recipe_dls', 'use_channels_last', 'fast_model', 'default_workers', 'share_output_dir', 'run_model',
+           'run_callbacks', 'train', 'checkpoint_recipe', 'checkpoint_run', 'evaluate']
 
 # %% ../nbs/05a_train.ipynb #07ec8471
 def recipe_norm(recipe) -> Normalize:
@@ -70,7 +70,33 @@ def share_output_dir(run:Run, recipe, env) -> Path:
     if msg[1]: raise RunDirError(msg[1])
     return Path(msg[0])
 
-# %% ../nbs/05a_train.ipynb #687f88b1
+# %% ../nbs/05a_train.ipynb #abda4b35
+def run_model(recipe, run:Run, classes:int, device, env=None, ck=None, vocab=None, build=None, prepare=None):
+    """The model a run trains and its cost: the recipe's model (or `build(classes)`), its starting weights, then
+    `prepare(model)` or the machine's fast form (`fast_model`), and BatchNorm synchronized under torchrun."""
+    model = (build or (lambda n: build_model(recipe.model, n, recipe.crop, recipe.strides)))(classes)
+    if run.weights and not ck: start_weights(model, run.weights, vocab)
+    cx = complexity(model, recipe.crop)   # before `prepare`: observers it adds would record the counting pass
+    model = prepare(model) if prepare else fast_model(model, run, recipe.crop, device)
+    if env and run.sync_bn: model = sync_batchnorm(model, device)
+    return model, cx
+
+# %% ../nbs/05a_train.ipynb #247276f2
+def run_callbacks(run:Run, out:Path, config:dict, extra:dict, ck=None, env=None) -> dict:
+    "The callbacks `train` adds for `run` writing into `out`, by name (`stats`, `preds`, `stop` and the others)."
+    main, world = not env or env['rank'] == 0, env['world'] if env else 1
+    cbs = {'stats': RunStats(ck['history'] if ck else None, ck['smooth_loss'] if ck else None, world), 'preds': ValidPreds()}
+    if main: cbs['save'] = SaveRun(out, config, cbs['stats'], extra, run.save_ckp, run.keep_ckp)
+    cbs['stop'] = StopOnSignal(cbs['save'].save if main else None, world)
+    cbs['cadence'] = EvalEvery(run.evaluate_every, run.start_eval_at)
+    if main: cbs['csv'] = RunCSV('log.csv', append=bool(ck))
+    if main and run.print_freq: cbs['print'] = PrintLog(run.print_freq)
+    if env: cbs['reduce'] = DistributedTrain(world)
+    if run.quality_threshold is not None: cbs['threshold'] = QualityStop(run.quality_threshold, cbs['stats'])
+    if ck and ck.get('scaler'): cbs['scaler'] = RestoreScaler(ck['scaler'])
+    return cbs
+
+# %% ../nbs/05a_train.ipynb #85d50e85
 def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict:
     """Train `recipe` as `run` says; returns the final metrics, also written to `<output_dir>/metrics.json`.
     Two hooks let another trainer reuse it (`vcls_lite.qat` does): `build(classes) -> model` instead of the recipe's
@@ -82,31 +108,29 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
         raise ConfigError(f"{recipe.name} is a {recipe.quant!r} recipe, trained by its own trainer; run it with `vcls train`")
     env = dist_env()
     if env and prepare is not None:
-        raise ConfigError("this run prepares its model in one process (quantization-aware training does); start it without torchrun")
+        raise ConfigError("this run prepares its model in one process (quantization-aware training does); "
+                          "start it without torchrun")
     ck_path, saved = resume_point(run.resume) if run.resume else (None, None)
     ck = load_checkpoint(ck_path) if ck_path else None
     if saved:   # the checkpoint's data unless told otherwise, and its seed (the loader's order depends on it)
         if run.data_path is None and run.dataset == 'auto':
             run = dataclasses.replace(run, data_path=saved['run']['data_path'], dataset=saved['run']['dataset'])
         run = dataclasses.replace(run, seed=saved['run']['seed'])
-    rank, world = (env['rank'], env['world']) if env else (0, 1)
     device = init_distributed(env, run.device) if env else get_device(run.device)
-    try: return _train(recipe, run, cbs, prepare, build, ck, env, rank, world, device)
+    try: return _train(recipe, run, ck=ck, env=env, device=device, cbs=cbs, prepare=prepare, build=build)
     finally:
         if env and dist.is_initialized(): dist.destroy_process_group()
 
-def _train(recipe, run, cbs, prepare, build, ck, env, rank, world, device) -> dict:
+# %% ../nbs/05a_train.ipynb #58fb7b27
+def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build) -> dict:
+    "The run itself, once `train` has checked it: data, model, learner, fit, report."
+    rank, world = (env['rank'], env['world']) if env else (0, 1)
     main = rank == 0
     set_seed(run.seed)
     dls = recipe_dls(recipe, run, device, part=(rank, world))
     if ck and ck['vocab'] != list(dls.vocab):
         raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; resume on the same data")
-    model = (build or (lambda n: build_model(recipe.model, n, recipe.crop, recipe.strides)))(len(dls.vocab))
-    if run.weights and not ck: start_weights(model, run.weights, dls.vocab)
-    cx = complexity(model, recipe.crop)   # before `prepare`: observers it adds would record the counting pass
-    if prepare: model = prepare(model)
-    else: model = fast_model(model, run, recipe.crop, device)
-    if env and run.sync_bn: model = sync_batchnorm(model, device)
+    model, cx = run_model(recipe, run, len(dls.vocab), device, env, ck, dls.vocab, build, prepare)
     out = share_output_dir(run, recipe, env)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
     config = {'recipe': recipe.to_dict(), 'run': asdict(run), 'data': {**info, 'skipped': len(dls.info['skipped'])},
@@ -115,15 +139,8 @@ def _train(recipe, run, cbs, prepare, build, ck, env, rank, world, device) -> di
              'device': str(device), 'world_size': world, 'global_batch': recipe.batch_size * world, **cx,
              'n_train': info['n_train'], 'n_valid': info['n_valid'], 'classes': info['classes'],
              'skipped_images': len(dls.info['skipped']), 'threshold': run.quality_threshold}
-    stats, preds = RunStats(ck['history'] if ck else None, ck['smooth_loss'] if ck else None, world), ValidPreds()
-    saver = SaveRun(out, config, stats, extra, run.save_ckp, run.keep_ckp) if main else None
-    stop = StopOnSignal(saver.save if saver else None, world)
-    more = [stats, preds, stop, EvalEvery(run.evaluate_every, run.start_eval_at)]
-    if main: more += [saver, RunCSV('log.csv', append=bool(ck))]
-    if env: more.append(DistributedTrain(world))
-    if run.quality_threshold is not None: more.append(QualityStop(run.quality_threshold, stats))
-    if ck and ck.get('scaler'): more.append(RestoreScaler(ck['scaler']))
-    learn = make_learner(recipe, dls, model, path=out, cbs=[*more, *(cbs or [])])
+    rcb = run_callbacks(run, out, config, extra, ck, env)
+    learn = make_learner(recipe, dls, model, path=out, cbs=[*rcb.values(), *(cbs or [])])
     if ck: restore(learn, ck)
     if run.start_epoch is not None: learn.first_epoch, learn.skip_iters = run.start_epoch, 0
     if learn.first_epoch >= recipe.epochs:
@@ -133,25 +150,28 @@ def _train(recipe, run, cbs, prepare, build, ck, env, rank, world, device) -> di
         clean_output_dir(out, ck)
         save_json(out/'config.json', config)
         if dls.info['skipped']: (out/'skipped_images.txt').write_text('\n'.join(dls.info['skipped']) + '\n')
-        if run.print_freq: learn.add_cb(PrintLog(run.print_freq))
-    quiet = not main or run.print_freq
+    _fit(learn, recipe.epochs, rcb, out, extra, main, quiet=not main or bool(run.print_freq))
+    metrics = run_metrics(rcb['stats'].history, status='finished', output_dir=str(out),
+                          stopped_early=bool(len(rcb['stats'].history) < recipe.epochs), **extra)
+    if main:
+        write_report(learn, out, rcb['stats'].history, rcb['preds'], recipe.epochs)
+        save_json(out/'metrics.json', metrics)
+    return metrics
+
+def _fit(learn, epochs:int, rcb:dict, out:Path, extra:dict, main:bool, quiet:bool):
+    "Fit; after a Ctrl-C, `metrics.json` says `interrupted` and `Interrupted` says where the checkpoint is."
+    stop, history = rcb['stop'], rcb['stats'].history
     try:
         with (learn.no_bar() if quiet else contextlib.nullcontext()), (contextlib.nullcontext() if main else learn.no_logging()):
-            learn.fit(recipe.epochs)
+            learn.fit(epochs)
     except KeyboardInterrupt:   # a second Ctrl-C
-        if main: save_json(out/'metrics.json', run_metrics(stats.history, status='interrupted', **extra))
+        if main: save_json(out/'metrics.json', run_metrics(history, status='interrupted', **extra))
         raise
     finally: stop.restore()
     if stop.where:
-        if main: save_json(out/'metrics.json', run_metrics(stats.history, status='interrupted', **extra))
+        if main: save_json(out/'metrics.json', run_metrics(history, status='interrupted', **extra))
         e, i = stop.where
         raise Interrupted(f"stopped at epoch {e}, batch {i}; checkpoint saved: continue with --resume {out}")
-    metrics = run_metrics(stats.history, status='finished', output_dir=str(out),
-                          stopped_early=bool(len(stats.history) < recipe.epochs), **extra)
-    if main:
-        write_report(learn, out, stats.history, preds, recipe.epochs)
-        save_json(out/'metrics.json', metrics)
-    return metrics
 
 # %% ../nbs/05a_train.ipynb #5c02f756
 def checkpoint_recipe(cfg:dict, batch_size:int|None=None) -> Recipe:
