@@ -1,12 +1,13 @@
 # The two commands of the README's Quick start, for a fresh machine with Python 3.11:
 #   make demo   create .venv, install vcls_lite, train the default recipe on the built-in MNIST sample
 #   make test   create .venv with the dev extras, check the library matches the notebooks, run pytest and nbdev_test
+#   make test-fast   the quick loop (a few minutes): the export check, the unit tests and one train/eval/quantize run
 #   make docs   build the docs site into _docs/ from the notebooks (no Quarto: nbdev's processing, then mkdocs)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test export-check pytest nbtest readme docs clean
+.PHONY: demo test test-fast export-check pytest nbtest readme docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ test: $(VENV)/.installed-dev
 	$(MAKE) export-check
 	$(MAKE) pytest
 	$(MAKE) nbtest
+
+# The quick loop: the tests marked slow (see pyproject.toml) and the notebooks are left to `make test`.
+test-fast: $(VENV)/.installed-dev
+	$(MAKE) export-check
+	$(BIN)/pytest -q -rs -m "not slow" tests/
 
 # nbdev_export must leave the library exactly as committed: the .py files are generated, never edited by hand.
 export-check: $(VENV)/.installed-dev

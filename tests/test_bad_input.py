@@ -43,6 +43,7 @@ def test_folder_without_validation(vcls, folder):
     assert_one_line_error(*vcls('train', *TINY, '--data-path', folder), 'no validation/ or val/ folder')
 
 
+@pytest.mark.slow
 def test_val_folder_is_accepted(vcls, folder, tmp_path):
     (folder/'validation').rename(folder/'val')
     code, out, err = vcls('train', *TINY, '--data-path', folder, '--output-dir', tmp_path/'run')
@@ -84,6 +85,7 @@ def test_bad_image_names_the_file(vcls, folder, tmp_path, kind):
     assert not (tmp_path/'run').exists()
 
 
+@pytest.mark.slow
 def test_skip_bad_images_skips_and_counts(vcls, folder, tmp_path):
     bad = [make(folder/'train'/'bee'/f'{kind}.png') for kind, make in BAD_FILES.items()]
     code, out, err = vcls('train', *TINY, '--data-path', folder, '--output-dir', tmp_path/'run', '--skip-bad-images')
@@ -117,14 +119,12 @@ def test_nonsense_values(vcls, tmp_path, flags, needle):
     assert not (tmp_path/'run').exists()
 
 
-def test_existing_run_is_never_overwritten(vcls, folder, tmp_path):
-    run = tmp_path/'run'
-    code, out, err = vcls('train', *TINY, '--data-path', folder, '--output-dir', run)
-    assert code == 0, err
-    before = snapshot(run)
-    assert_one_line_error(*vcls('train', *TINY, '--data-path', folder, '--output-dir', run),
+@pytest.mark.slow
+def test_existing_run_is_never_overwritten(vcls, tiny_data, tiny_run):
+    before = snapshot(tiny_run)   # the shared TINY run on tiny_data: the same command again must be refused
+    assert_one_line_error(*vcls('train', *TINY, '--data-path', tiny_data, '--output-dir', tiny_run),
                           'already holds a run', '--resume', 'new --output-dir')
-    assert snapshot(run) == before
+    assert snapshot(tiny_run) == before
 
 
 def test_bad_checkpoints(vcls, tmp_path):

@@ -8,8 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY, write_folder
+from conftest import TINY, copy_run, write_folder
 from test_bad_input import assert_one_line_error, snapshot
+
+pytestmark = pytest.mark.slow   # trains, or starts processes: `make test` runs these, `make test-fast` does not
 
 
 class Evil:
@@ -19,13 +21,11 @@ class Evil:
 
 
 @pytest.fixture(scope='module')
-def env(tmp_path_factory):
+def env(tiny_data, tiny_run, tmp_path_factory):
     "One finished tiny run and the bad files made from it (read-only for the table: each row checks nothing changed)."
-    from vcls_lite.cli import capture
     base = tmp_path_factory.mktemp('bad')
-    data = write_folder(base/'data')
-    code, out, err = capture('train', *TINY, '--data-path', data, '--output-dir', base/'run')
-    assert code == 0, err
+    data = shutil.copytree(tiny_data, base/'data')   # copies of the shared TINY run and its data, so that every
+    copy_run(tiny_run, base/'run')                   # row's "nothing changed" check covers them with the bad files
     ckpt = base/'run'/'checkpoint.pth'
     raw = ckpt.read_bytes()
     (base/'truncated.pth').write_bytes(raw[:len(raw) // 3])

@@ -1,6 +1,7 @@
 """`vcls bench` at toy sizes (the figures themselves are measured by the benchmarks, never asserted here), and the
 image cache behind the fast data path: it notices changed files, agrees with reading the files, and survives a crash."""
 import json
+import math
 import os
 from pathlib import Path
 
@@ -9,19 +10,33 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import ok
 from test_bad_input import assert_one_line_error, snapshot
 
 
-def test_train_overhead_json(vcls, tmp_path):
-    code, out, err = vcls('bench', 'train-overhead', '--crop', '16', '-b', '4', '--steps', '2', '--rounds', '1',
-                          '--output-dir', tmp_path/'b', '--json')
-    assert code == 0, err
+#: a train-overhead run at toy size (the same command twice: the second must be refused)
+OVERHEAD = ('bench', 'train-overhead', '--crop', '16', '-b', '4', '--steps', '2', '--rounds', '1')
+
+
+@pytest.fixture(scope='module')
+def overhead(tmp_path_factory):
+    "One `vcls bench train-overhead --json` at toy size: (output folder, stdout)."
+    from vcls_lite.cli import capture
+    d = tmp_path_factory.mktemp('overhead')/'b'
+    return d, ok(capture(*OVERHEAD, '--output-dir', d, '--json'))
+
+
+@pytest.mark.slow
+def test_train_overhead_json(overhead):
+    d, out = overhead
     res = json.loads(out)
-    assert res['bench'] == 'train-overhead' and res['ratio'] > 0 and res['target'] == 0.98
+    assert res['bench'] == 'train-overhead' and res['target'] == 0.98 and isinstance(res['met'], bool)
+    assert math.isfinite(res['ratio']) and res['ratio'] > 0   # the figure itself is measured, never asserted
     assert [r['loop'] for r in res['rows']][0] == 'plain PyTorch loop' and res['machine']['cores'] >= 1
-    assert sorted(p.name for p in (tmp_path/'b').iterdir()) == ['train-overhead.csv', 'train-overhead.json', 'train-overhead.png']
+    assert sorted(p.name for p in d.iterdir()) == ['train-overhead.csv', 'train-overhead.json', 'train-overhead.png']
 
 
+@pytest.mark.slow
 def test_data_on_a_folder(vcls, folder, tmp_path):
     code, out, err = vcls('bench', 'data', '--data-path', folder, '--scale', 'smoke', '-b', '4', '--steps', '2',
                           '--rounds', '1', '--ref-workers', '0', '--output-dir', tmp_path/'b', '--json')
@@ -31,6 +46,7 @@ def test_data_on_a_folder(vcls, folder, tmp_path):
     assert res['ratio'] > 0 and all(r['peak_mb'] > 0 for r in res['rows'])
 
 
+@pytest.mark.slow
 def test_infer_forms(vcls, tmp_path):
     code, out, err = vcls('bench', 'infer', '--crop', '32', '-b', '2', '--iters', '2', '--warmup-iters', '1', '--num-classes', '10',
                           '--forms', 'eager fp32 NCHW', 'TorchScript traced', 'ONNX Runtime fp32', '--output-dir', tmp_path/'b')
@@ -40,10 +56,9 @@ def test_infer_forms(vcls, tmp_path):
     assert len(rows) == 4 and rows[0].startswith('form,images_per_sec')
 
 
-def test_infer_from_checkpoint(vcls, tmp_path):
-    from conftest import TINY
-    assert vcls('train', *TINY, '--dataset', 'fake', '--output-dir', tmp_path/'run')[0] == 0
-    code, out, err = vcls('bench', 'infer', '--checkpoint', tmp_path/'run'/'checkpoint.pth', '-b', '2', '--iters', '1',
+@pytest.mark.slow
+def test_infer_from_checkpoint(vcls, tiny_run, tmp_path):
+    code, out, err = vcls('bench', 'infer', '--checkpoint', tiny_run/'checkpoint.pth', '-b', '2', '--iters', '1',
                           '--forms', 'eager fp32 NCHW', '--json', '--output-dir', tmp_path/'b')
     assert code == 0, err
     res = json.loads(out)
@@ -65,12 +80,12 @@ def test_bad_input(vcls, tmp_path, args, needle):
     assert_one_line_error(*vcls('bench', *args, '--output-dir', tmp_path/'b'), needle)
 
 
-def test_never_overwrites(vcls, tmp_path):
-    args = ('bench', 'train-overhead', '--crop', '16', '-b', '2', '--steps', '2', '--rounds', '1', '--output-dir', tmp_path/'b')
-    assert vcls(*args)[0] == 0
-    before = snapshot(tmp_path/'b')
-    assert_one_line_error(*vcls(*args), 'already holds train-overhead.json')
-    assert snapshot(tmp_path/'b') == before
+@pytest.mark.slow
+def test_never_overwrites(vcls, overhead):
+    d = overhead[0]
+    before = snapshot(d)
+    assert_one_line_error(*vcls(*OVERHEAD, '--output-dir', d), 'already holds train-overhead.json')
+    assert snapshot(d) == before
 
 
 def test_data_with_too_few_images(vcls, folder, tmp_path):
@@ -123,6 +138,7 @@ def test_cache_build_crash_leaves_nothing(folder, monkeypatch, tmp_path):
     assert images.shape == (12, 3, 40, 40) and len(rows) == 12 and not bad
 
 
+@pytest.mark.slow
 def test_no_cache_flag(vcls, folder, tmp_path):
     from conftest import TINY
     code, out, err = vcls('train', *TINY, '--data-path', folder, '--no-cache', '--output-dir', tmp_path/'run')
@@ -131,10 +147,15 @@ def test_no_cache_flag(vcls, folder, tmp_path):
     assert cfg['run']['cache'] is False and cfg['data']['cache'] is None
 
 
+@pytest.mark.slow
 def test_scaling_points_in_fresh_processes(vcls, tmp_path):
     code, out, err = vcls('bench', 'scaling', '--batch-sizes', '2', '--crops', '16', '--crop', '16', '-b', '2', '--steps', '1',
                           '--output-dir', tmp_path/'b', '--json')
     assert code == 0, err
     rows = json.loads(out)['rows']
     assert [(r['sweep'], r['batch_size'], r['crop']) for r in rows] == [('batch size', 2, 16), ('crop', 2, 16)]
-    assert all(r['train_mb'] >= r['base_mb'] > 0 for r in rows)
+    for r in rows:   # measured figures: present, positive and finite; how they compare depends on the host
+        for k in ('train_ips', 'train_ips_cl', 'infer_ips', 'infer_ips_cl', 'train_mb', 'train_mb_cl', 'infer_mb', 'infer_mb_cl',
+                  'base_mb'):
+            assert isinstance(r[k], float) and math.isfinite(r[k]) and r[k] > 0, (k, r)
+    assert sorted(p.name for p in (tmp_path/'b').iterdir()) == ['scaling.csv', 'scaling.json', 'scaling.png']

@@ -7,6 +7,8 @@ import torch
 
 from conftest import write_folder
 
+pytestmark = pytest.mark.slow   # trains, or starts processes: `make test` runs these, `make test-fast` does not
+
 #: no random augmentation (each process would draw its own crops), 2 steps at global batch 16
 ARGS = ['--scale', 'smoke', '--crop', '32', '--resize', '36', '--rand-scale', '1', '1', '--hflip', '0',
         '--lr', '0.01', '--epochs', '1', '--iters', '2', '-p', '1']

@@ -20,7 +20,7 @@ SHOTS = ROOT/'build'/'docs-screenshots'
 NO_BROWSER = "headless Chromium not found: install it with `apt-get install chromium chromium-driver` (Debian) to test the docs site"
 if not (CHROMIUM and DRIVER) and os.environ.get('VCLS_REQUIRE_BROWSER'):   # CI sets it: there the test must run
     pytest.fail(NO_BROWSER + " (VCLS_REQUIRE_BROWSER is set)", pytrace=False)
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason=NO_BROWSER)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (CHROMIUM and DRIVER), reason=NO_BROWSER)]
 
 
 @pytest.fixture(scope='module')

@@ -1,21 +1,15 @@
 "Quantization: every recipe model quantizes, the CLI's quantize / QAT / eval --int8 paths, and their bad input."
+import gc
 import json
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import TINY
+from conftest import copy_run, ok
 from vcls_lite.models import build_model
 from vcls_lite.quant import calibrate, convert_model, prepare_model, quant_method
 from vcls_lite.recipes import MIN_CROP, RECIPES
-
-
-def ok(res):
-    code, out, err = res
-    assert code == 0, err
-    return out
 
 
 def bad(res, msg):
@@ -28,6 +22,7 @@ def bad(res, msg):
 RECIPE_MODELS = sorted({r.model for r in RECIPES.values()})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', RECIPE_MODELS)
 def test_every_recipe_model_quantizes(name):
     "PTQ of every model a recipe names: eager for torchvision's quantizable twins, FX for the rest; int8 follows fp32."
@@ -40,21 +35,21 @@ def test_every_recipe_model_quantizes(name):
     with torch.no_grad(): ref, out = fp(x), q(x)
     assert out.shape == ref.shape == (2, 10)
     assert q.vcls_quant == quant_method(name)
+    del fp, p, q; gc.collect()   # FX models hold reference cycles: free the big ones now, not at the end of the session
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
-    "Smoke fp32 runs of resnet18 (the default recipe) and mobilenet_v2 on the sample."
+def mbv2(tmp_path_factory):
+    "A smoke fp32 run of mobilenet_v2 on the sample, the start of the QAT runs (resnet18's is the shared `sample_run`)."
     from vcls_lite.cli import capture
-    d = tmp_path_factory.mktemp('qruns')
-    ok(capture('train', '--scale', 'smoke', '--output-dir', d/'r18'))
-    ok(capture('train', '--recipe', 'torchvision/mobilenet_v2', '--scale', 'smoke', '--output-dir', d/'mbv2'))
+    d = tmp_path_factory.mktemp('qruns')/'mbv2'
+    ok(capture('train', '--recipe', 'torchvision/mobilenet_v2', '--scale', 'smoke', '--output-dir', d))
     return d
 
 
-def test_quantize_json_and_eval_int8(runs, vcls, tmp_path):
+def test_quantize_json_and_eval_int8(sample_run, vcls, tmp_path):
     out = tmp_path/'q'
-    rep = json.loads(ok(vcls('quantize', '--model', 'resnet18', '--checkpoint', runs/'r18/checkpoint.pth', '--calib-batches', '2',
+    rep = json.loads(ok(vcls('quantize', '--model', 'resnet18', '--checkpoint', sample_run/'checkpoint.pth', '--calib-batches', '2',
                              '--iters', '2', '--output-dir', out, '--json')))
     assert {'fp32_top1', 'fp32_top5', 'int8_top1', 'int8_top5', 'size_mb', 'speed', 'speedup'} <= set(rep)
     assert set(rep['speed']) == {'fp32', 'fp32 channels_last', 'int8'}
@@ -63,11 +58,12 @@ def test_quantize_json_and_eval_int8(runs, vcls, tmp_path):
     ev = json.loads(ok(vcls('eval', '--int8', out/'int8_model.pt', '--json')))
     assert ev['top1'] == pytest.approx(rep['int8_top1']) and ev['backend'] == 'x86'
     before = (out/'int8_model.pt').read_bytes()
-    bad(vcls('quantize', '--checkpoint', runs/'r18/checkpoint.pth', '--output-dir', out), 'already holds an int8 model')
+    bad(vcls('quantize', '--checkpoint', sample_run/'checkpoint.pth', '--output-dir', out), 'already holds an int8 model')
     assert (out/'int8_model.pt').read_bytes() == before   # refused, nothing overwritten
 
 
-def test_quantize_fx_model_text_report(runs, vcls, tmp_path):
+@pytest.mark.slow
+def test_quantize_fx_model_text_report(vcls, tmp_path):
     "A model without a quantizable twin goes through FX graph mode; the text report is a table."
     ok(vcls('train', '--model', 'regnetx800mf_x1', '--scale', 'smoke', '--output-dir', tmp_path/'regnet'))
     out = ok(vcls('quantize', '--checkpoint', tmp_path/'regnet/checkpoint.pth', '--calib-batches', '2', '--iters', '2'))
@@ -75,11 +71,20 @@ def test_quantize_fx_model_text_report(runs, vcls, tmp_path):
     assert (tmp_path/'regnet/int8_x86/int8_model.pt').is_file()
 
 
-def test_qat_cli(runs, vcls, tmp_path):
+@pytest.fixture(scope='module')
+def qat(mbv2, tmp_path_factory):
+    "`vcls train` of the QAT recipe from the fp32 MobileNetV2, 5 epochs (past the BN and observer epochs): (folder, stdout)."
+    from vcls_lite.cli import capture
+    d = tmp_path_factory.mktemp('qat')/'qat'
+    out = ok(capture('train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke', '--epochs', '5', '--weights',
+                     mbv2/'checkpoint.pth', '--output-dir', d))
+    return d, out
+
+
+@pytest.mark.slow
+def test_qat_cli(qat, vcls):
     "`vcls train` of the QAT recipe from an fp32 run: int8 columns in the log, the int8 model, and its evaluation."
-    qat = tmp_path/'qat'
-    out = ok(vcls('train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke', '--weights',
-                  runs/'mbv2/checkpoint.pth', '--output-dir', qat))
+    qat, out = qat
     assert 'int8 top1' in out
     m = json.loads((qat/'metrics.json').read_text())
     assert all('int8_top1' in h for h in m['history'])
@@ -92,12 +97,11 @@ def test_qat_cli(runs, vcls, tmp_path):
     bad(vcls('quantize', '--checkpoint', qat/'checkpoint.pth'), 'quantization-aware training checkpoint')
 
 
-def test_qat_resume_keeps_observers_frozen(runs, vcls, tmp_path):
+@pytest.mark.slow
+def test_qat_resume_keeps_observers_frozen(qat, vcls, tmp_path):
     "A resumed QAT run past the observer and BN epochs starts with both frozen, as the uninterrupted run would be."
     from vcls_lite.checkpoint import load_checkpoint
-    qat = tmp_path/'qat'
-    ok(vcls('train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke', '--epochs', '5', '--weights',
-            runs/'mbv2/checkpoint.pth', '--output-dir', qat))
+    qat = copy_run(qat[0], tmp_path/'qat')   # the 5-epoch run; the resume writes into its folder
     sd = load_checkpoint(qat/'checkpoint.pth')['model']
     obs = [v for k, v in sd.items() if k.endswith('observer_enabled')]
     assert obs and all(int(v[0]) == 0 for v in obs)   # epoch index 4 done: observers off
@@ -122,20 +126,22 @@ def test_qat_resume_keeps_observers_frozen(runs, vcls, tmp_path):
     (('train', '--recipe', 'torchvision/qat_mobilenet_v2', '--scale', 'smoke', '--weights', 'MBV2', '--backend', 'nope'),
      "backend 'nope' is not supported"),
 ])
-def test_bad_quant_input(runs, vcls, folder, tmp_path, args, msg):
+@pytest.mark.slow
+def test_bad_quant_input(sample_run, mbv2, vcls, folder, tmp_path, args, msg):
     (tmp_path/'junk').write_bytes(b'\x00junk')
-    subst = {'CK': runs/'r18/checkpoint.pth', 'MBV2': runs/'mbv2/checkpoint.pth', 'FOLDER': folder, 'JUNK': tmp_path/'junk'}
+    subst = {'CK': sample_run/'checkpoint.pth', 'MBV2': mbv2/'checkpoint.pth', 'FOLDER': folder, 'JUNK': tmp_path/'junk'}
     args = [str(subst.get(a, a)) for a in args]
     if args[0] == 'train': args += ['--output-dir', str(tmp_path/'out')]
-    before = sorted(p.name for p in runs.rglob('*'))
+    before = [sorted(p.name for p in d.rglob('*')) for d in (sample_run, mbv2)]
     bad(vcls(*args), msg)
-    assert sorted(p.name for p in runs.rglob('*')) == before
+    assert [sorted(p.name for p in d.rglob('*')) for d in (sample_run, mbv2)] == before
 
 
-def test_quantize_pt2e(runs, vcls, tmp_path):
+@pytest.mark.slow
+def test_quantize_pt2e(sample_run, vcls, tmp_path):
     "The torchao PT2E option: same int8 accuracy as the eager path within noise, reported beside it."
     pytest.importorskip('torchao', reason='the PT2E option needs torchao (a dev requirement)')
-    rep = json.loads(ok(vcls('quantize', '--checkpoint', runs/'r18/checkpoint.pth', '--calib-batches', '2', '--iters', '2',
+    rep = json.loads(ok(vcls('quantize', '--checkpoint', sample_run/'checkpoint.pth', '--calib-batches', '2', '--iters', '2',
                              '--output-dir', tmp_path/'q', '--pt2e', '--json')))
     assert {'top1', 'top5', 'throughput', 'latency_ms', 'speedup'} <= set(rep['pt2e'])
     assert abs(rep['pt2e']['top1'] - rep['int8_top1']) < 0.05

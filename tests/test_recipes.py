@@ -70,6 +70,7 @@ def test_train_recipe_dry_run(vcls, name):
 
 @pytest.mark.parametrize('name, flags', [('cambricon/shufflenet_v2_x0_5', []),
                                          ('edgeailite/regnetx800mf_x1', ['--sched-on', 'step'])])
+@pytest.mark.slow
 def test_smoke_runs_follow_their_schedule(vcls, tmp_path, name, flags):
     "A real smoke run: the learning rate at the first step of each epoch is the recipe's schedule."
     from vcls_lite.recipes import get_recipe
@@ -83,6 +84,7 @@ def test_smoke_runs_follow_their_schedule(vcls, tmp_path, name, flags):
     assert ck['scheduler']['kind'] == r.schedule.kind and ck['scheduler']['on'] == ('step' if flags else 'epoch')
 
 
+@pytest.mark.slow
 def test_complexity(vcls):
     res = json.loads(ok(vcls('complexity', '--model', 'resnet50', '--json')))
     assert res['params'] == 25_557_032 and abs(res['gmacs'] / res['published']['gmacs'] - 1) < 0.01

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow   # trains, or starts processes: `make test` runs these, `make test-fast` does not
+
 #: 6 epochs of 3 steps on the `folder` fixture, a text line per step
 ARGS = ['--scale', 'smoke', '--crop', '32', '--resize', '36', '-b', '4', '--epochs', '6', '-p', '1', '--save-ckp', '--keep-ckp', '2']
 
@@ -33,12 +35,14 @@ def assert_same_weights(a: dict, b: dict):
 
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory):
-    "The uninterrupted run, on its own copy of the data."
+    """The uninterrupted run, on its own copy of the data. In this process: a run here and one in a new process end
+    with the same weights, bit for bit (the last test below resumes in this process and compares with it)."""
     from conftest import write_folder
+    from vcls_lite.cli import capture
     root = tmp_path_factory.mktemp('ref')
     data = write_folder(root/'data')
-    p = start('train', *ARGS, '--data-path', data, '--output-dir', root/'run')
-    assert p.wait(timeout=300) == 0, ''.join(p.lines.queue)
+    code, out, err = capture('train', *ARGS, '--data-path', data, '--output-dir', root/'run')
+    assert code == 0, err
     return data, root/'run'
 
 
@@ -68,7 +72,8 @@ def wait_for_write(p, run: Path, timeout=120) -> bool:
 def test_sigkill_at_random_moments_then_resume_is_bit_exact(reference, tmp_path):
     data, ref = reference
     run, rng = tmp_path/'run', random.Random(6)
-    plan = ['step', 'write', 'step', 'write', 'step']   # how each attempt is killed; then one runs to the end
+    plan = ['step', 'write', 'step']   # how each attempt is killed (the resume after a mid-write kill is killed again);
+                                       # then one runs to the end
     kills, during_write = 0, 0
     for attempt in range(len(plan) + 1):
         args = ['train', *ARGS, '--data-path', data, '--output-dir', run] if attempt == 0 else ['train', '--resume', run]
@@ -84,7 +89,7 @@ def test_sigkill_at_random_moments_then_resume_is_bit_exact(reference, tmp_path)
                 continue
         assert p.wait(timeout=300) == 0, ''.join(p.lines.queue)
         break
-    assert kills >= 4 and during_write >= 2, (kills, during_write)
+    assert kills >= 2 and during_write >= 1, (kills, during_write)
     assert not any(run.glob('.*.tmp*'))          # the resumes cleaned up the partial writes
     assert_same_weights(weights(run), weights(ref))
     assert [l.split(',')[:5] for l in (run/'log.csv').read_text().splitlines()] == \

@@ -6,25 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY
+from conftest import TINY, copy_run, ok
 
 RUN_FILES = ['checkpoint.pth', 'config.json', 'confusion_matrix.png', 'curves.png', 'log.csv', 'lr_schedule.png',
              'metrics.json', 'predictions.png']
-
-
-def ok(res):
-    code, out, err = res
-    assert code == 0, err
-    return out
-
-
-@pytest.fixture(scope='module')
-def sample_run(tmp_path_factory):
-    "One smoke-scale run of the default recipe on the built-in sample."
-    from vcls_lite.cli import capture
-    run = tmp_path_factory.mktemp('runs')/'sample'
-    ok(capture('train', '--scale', 'smoke', '--output-dir', run))
-    return run
 
 
 def test_run_folder(sample_run):
@@ -64,28 +49,30 @@ def test_test_only_and_eval_match_the_run(vcls, sample_run):
     assert res['top1'] == pytest.approx(m['top1']) and res['n_valid'] == 2 * 128   # smoke: 2 validation batches of 2 x 64
 
 
-def test_resume_continues_where_it_stopped(vcls, tmp_path):
-    "A run stopped after epoch 0 and resumed ends exactly like the same run done in one go."
+@pytest.mark.slow
+def test_resume_continues_where_it_stopped(vcls, tmp_path, sample_run):
+    "A run stopped after epoch 0 and resumed ends exactly like the same run done in one go (`sample_run`: 2 epochs)."
     ok(vcls('train', '--scale', 'smoke', '--epochs', '1', '--output-dir', tmp_path/'a'))
     ok(vcls('train', '--resume', tmp_path/'a'/'checkpoint.pth', '--epochs', '2'))
-    ok(vcls('train', '--scale', 'smoke', '--epochs', '2', '--output-dir', tmp_path/'b'))
-    a, b = (json.loads((tmp_path/d/'metrics.json').read_text()) for d in 'ab')
-    assert [h['epoch'] for h in a['history']] == [0, 1]
+    a, b = (json.loads((d/'metrics.json').read_text()) for d in (tmp_path/'a', sample_run))
+    assert [h['epoch'] for h in a['history']] == [0, 1] and b['epochs'] == 2
     assert len((tmp_path/'a'/'log.csv').read_text().splitlines()) == 3          # one header, no empty rows
     for k in ('train_loss', 'valid_loss', 'top1', 'lr'):
         assert [h[k] for h in a['history']] == pytest.approx([h[k] for h in b['history']], rel=1e-5), k
-    wa, wb = (torch.load(tmp_path/d/'checkpoint.pth', weights_only=True)['model'] for d in 'ab')
+    wa, wb = (torch.load(d/'checkpoint.pth', weights_only=True)['model'] for d in (tmp_path/'a', sample_run))
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-5) for k in wa)
 
 
-def test_resume_reads_the_checkpoints_data(vcls, folder, tmp_path):
+@pytest.mark.slow
+def test_resume_reads_the_checkpoints_data(vcls, tiny_run, tmp_path):
     "Resuming without --data-path continues on the data the run was started on, not on the sample."
-    ok(vcls('train', *TINY, '--data-path', folder, '--output-dir', tmp_path/'run'))
+    copy_run(tiny_run, tmp_path/'run')   # a 1-epoch TINY run on the 3-class folder
     ok(vcls('train', '--resume', tmp_path/'run'/'checkpoint.pth', '--epochs', '2'))
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert (m['epochs_done'], m['n_train'], m['classes']) == (2, 12, 3)
 
 
+@pytest.mark.slow
 def test_amp_on_cpu(vcls, tmp_path):
     "--amp on a CPU trains with bfloat16 autocast, and says when the CPU lacks native bf16."
     code, out, err = vcls('train', '--scale', 'smoke', '--epochs', '1', '--amp', '--device', 'cpu', '--output-dir', tmp_path/'run')
@@ -94,6 +81,7 @@ def test_amp_on_cpu(vcls, tmp_path):
     assert ('no native bf16' in err) == (not cpu_has_bf16())
 
 
+@pytest.mark.slow
 def test_cifar10_batches(vcls, tmp_path):
     from vcls_lite.sources import write_cifar10
     write_cifar10(tmp_path/'cifar', n_train=40, n_test=20)
@@ -106,6 +94,7 @@ def test_cifar10_batches(vcls, tmp_path):
     assert cfg['data']['source'] == 'cifar10' and cfg['recipe']['strides'] == 'auto'
 
 
+@pytest.mark.slow
 def test_cambricon_list_files(vcls, folder, tmp_path):
     "train.txt / val.txt beside train/ and val/ (Cambricon's ImageNet layout)."
     (folder/'validation').rename(folder/'val')
@@ -118,12 +107,14 @@ def test_cambricon_list_files(vcls, folder, tmp_path):
     ok(vcls('train', *TINY, '--data', folder, '-a', 'resnet18', '--output-dir', tmp_path/'run'))
 
 
+@pytest.mark.slow
 def test_fake_data(vcls, tmp_path):
     ok(vcls('train', '--dummy_test', '--scale', 'smoke', '--epochs', '1', '--output-dir', tmp_path/'run'))
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert (m['classes'], m['n_train']) == (1000, 512) and not (tmp_path/'run'/'confusion_matrix.png').exists()
 
 
+@pytest.mark.slow
 def test_image_modes_become_rgb(vcls, folder, tmp_path):
     "Grayscale, palette, RGBA and CMYK files in one dataset."
     for i, mode in enumerate(['L', 'P', 'RGBA', 'CMYK', 'LA', 'I;16']):

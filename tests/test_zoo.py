@@ -5,6 +5,8 @@ import pytest
 
 from vcls_lite.cli import capture
 
+pytestmark = pytest.mark.slow   # trains, or starts processes: `make test` runs these, `make test-fast` does not
+
 SMOKE = ['torchvision/resnet18', 'cambricon/shufflenet_v2_x0_5']
 FAST = ['--scale', 'smoke', '--speed-size', '16', '--iters', '1']
 
