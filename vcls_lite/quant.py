@@ -174,6 +174,7 @@ def load_int8(path) -> tuple[nn.Module, dict]:
 SPEED_FORMS = ('fp32', 'fp32 channels_last', 'int8')
 
 def fp32_from_checkpoint(ck:dict, path='the checkpoint') -> nn.Module:
+    "The fp32 model of checkpoint `ck` (read from `path`): its quantizable twin with the checkpoint's weights, in eval mode."
     r = ck['config']['recipe']
     if r.get('quant'): raise ConfigError("this is a quantization-aware training checkpoint: its int8 model is int8_model.pt "
                                          "in the same run folder; quantize the checkpoint of an fp32 run instead")
