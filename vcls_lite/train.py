@@ -117,7 +117,10 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
             run = dataclasses.replace(run, data_path=saved['run']['data_path'], dataset=saved['run']['dataset'])
         run = dataclasses.replace(run, seed=saved['run']['seed'])
     device = init_distributed(env, run.device) if env else get_device(run.device)
-    try: return _train(recipe, run, ck=ck, env=env, device=device, cbs=cbs, prepare=prepare, build=build)
+    try:
+        metrics = _train(recipe, run, ck=ck, env=env, device=device, cbs=cbs, prepare=prepare, build=build)
+        if env: dist.barrier()   # no process tears the group down while another is still in a collective
+        return metrics
     finally:
         if env and dist.is_initialized(): dist.destroy_process_group()
 
