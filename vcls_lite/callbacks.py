@@ -19,13 +19,15 @@ __all__ = ['RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'Interrupted', 'StopO
 
 # %% ../nbs/04a_callbacks.ipynb #4f3aa192
 class RunStats(Callback):
-    "Per-epoch history: losses, top-1/top-5, learning rate, training seconds, images/s (of all processes) and epoch seconds."
+    """Per-epoch history: losses, top-1/top-5, learning rate, training seconds, images/s (of all processes) and epoch
+    seconds."""
     order = Order.STATS
     def __init__(self, history=None, smooth_loss=None, world:int=1):
         self.history, self.smooth, self.world = list(history or []), smooth_loss, world   # world: processes (torchrun)
     def before_fit(self):
         "On resume, continue the recorder's smoothed training loss where the checkpoint left it."
-        if self.smooth: self.recorder.smooth_loss.count, self.recorder.smooth_loss.val = self.smooth['count'], self.smooth['val']
+        if self.smooth:
+            self.recorder.smooth_loss.count, self.recorder.smooth_loss.val = self.smooth['count'], self.smooth['val']
     def before_epoch(self): self.t_epoch = time.perf_counter()
     def before_train(self): self.n, self.t_train, self.epoch_lr = 0, time.perf_counter(), None
     def after_batch(self):
@@ -37,8 +39,9 @@ class RunStats(Callback):
         if self.epoch_lr is None: self.epoch_lr = self.opt.hypers[-1]['lr']   # no step left in a resumed epoch
     def after_epoch(self):
         rec = dict(zip(self.recorder.metric_names[1:-1], self.learn.final_record))   # without 'epoch' and 'time'
-        self.history.append({'epoch': self.epoch, **{k: None if v is None else float(v) for k, v in rec.items()}, 'lr': self.epoch_lr,
-                             'train_seconds': self.train_seconds, 'images_per_sec': self.n / max(self.train_seconds, 1e-9),
+        self.history.append({'epoch': self.epoch, **{k: None if v is None else float(v) for k, v in rec.items()},
+                             'lr': self.epoch_lr, 'train_seconds': self.train_seconds,
+                             'images_per_sec': self.n / max(self.train_seconds, 1e-9),
                              'epoch_seconds': time.perf_counter() - self.t_epoch})
 
 # %% ../nbs/04a_callbacks.ipynb #237c5ba2
@@ -53,7 +56,8 @@ class ValidPreds(Callback):
         if self.training: return
         p, y = self.pred.argmax(-1).cpu(), self.y.cpu()
         self.preds.append(p); self.targs.append(y)
-        idx = [i for i in range(len(y)) if (self.seen + i) % self.every == 0][:self.n_show - sum(len(s[0]) for s in self.shown)]
+        idx = [i for i in range(len(y))
+               if (self.seen + i) % self.every == 0][:self.n_show - sum(len(s[0]) for s in self.shown)]
         if idx: self.shown.append((self.x[idx].detach().cpu(), p[idx], y[idx]))
         self.seen += len(y)
     @property
@@ -81,7 +85,8 @@ class PrintLog(Callback):
 
 # %% ../nbs/04a_callbacks.ipynb #40285ef4
 class RunCSV(CSVLogger):
-    "fastai's `CSVLogger`, writing the header only into a new file (a resumed run appends clean rows), and None as an empty field."
+    """fastai's `CSVLogger`, writing the header only into a new file (a resumed run appends clean rows), and None as
+    an empty field."""
     order = Order.CSV
     def before_fit(self):
         f = self.path/self.fname
@@ -98,7 +103,8 @@ class Interrupted(KeyboardInterrupt):
 class StopOnSignal(Callback):
     "On SIGINT/SIGTERM: finish the current step, call `save(iters)` (a mid-epoch checkpoint) and stop the fit."
     order = Order.SIGNAL
-    def __init__(self, save=None, world:int=1): self.save_fn, self.world, self.asked, self.where = save, world, False, None
+    def __init__(self, save=None, world:int=1):
+        self.save_fn, self.world, self.asked, self.where = save, world, False, None
     def _handler(self, signum, frame):
         if self.asked: raise KeyboardInterrupt   # the second Ctrl-C: now
         self.asked = True
@@ -117,7 +123,8 @@ class StopOnSignal(Callback):
             if self.save_fn: self.save_fn(self.iter + 1)
             raise CancelFitException
     def after_epoch(self):
-        if self._agreed(): self.where = (self.epoch + 1, 0); raise CancelFitException   # SaveRun already saved this epoch
+        if self._agreed():   # SaveRun already saved this epoch
+            self.where = (self.epoch + 1, 0); raise CancelFitException
     def after_fit(self): self.restore()
     def restore(self):
         "Put the previous signal handlers back (also called when the fit ends in an error)."
@@ -126,7 +133,8 @@ class StopOnSignal(Callback):
 
 # %% ../nbs/04a_callbacks.ipynb #eaf22a44
 class EvalEvery(Callback):
-    "Validate only from epoch `start_at` (from 1) on, every `every` epochs, and after the last [cam --start_eval_at, --evaluate_every]."
+    """Validate only from epoch `start_at` (from 1) on, every `every` epochs, and after the last
+    [cam --start_eval_at, --evaluate_every]."""
     order = Order.CADENCE
     def __init__(self, every:int=1, start_at:int=1): self.every, self.start_at = every, start_at
     def due(self, epoch:int, n_epoch:int) -> bool:
@@ -139,7 +147,8 @@ class EvalEvery(Callback):
 class QualityStop(Callback):
     "Stop once validation top-1 reaches `threshold` [cam --quality_threshold]; after the epoch's checkpoint."
     order = Order.THRESHOLD
-    def __init__(self, threshold:float, stats:RunStats): self.threshold, self.stats, self.reached = threshold, stats, False
+    def __init__(self, threshold:float, stats:RunStats):
+        self.threshold, self.stats, self.reached = threshold, stats, False
     def after_epoch(self):
         t1 = self.stats.history[-1].get('top1') if self.stats.history else None
         if t1 is not None and t1 >= self.threshold: self.reached = True; raise CancelFitException

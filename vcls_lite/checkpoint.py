@@ -38,7 +38,8 @@ def checkpoint_dict(learn, config:dict, history:list, iters:int|None=None) -> di
             'vocab': list(learn.dls.vocab)}
 
 def save_checkpoint(ck:dict, path) -> Path:
-    "Write `ck` to `path` atomically; a failed write (full disk, no permission) leaves the old file and raises `RunDirError`."
+    """Write `ck` to `path` atomically; a failed write (full disk, no permission) leaves the old file and raises
+    `RunDirError`."""
     path = Path(path)
     try:
         with atomic_path(path) as tmp: torch.save(ck, tmp)
@@ -57,19 +58,22 @@ def load_checkpoint(path) -> dict:
         lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()] or ['']
         glob = next((l.split('GLOBAL', 1)[1].split()[0] for l in lines if 'unsupported GLOBAL' in l), None)
         why = (f"it would import {glob}: a pickle that runs code when loaded, refused unread" if glob else
-               next((l.split('error:', 1)[1] for l in lines if 'WeightsUnpickler error:' in l), lines[0]))  # torch's reason
+               next((l.split('error:', 1)[1] for l in lines if 'WeightsUnpickler error:' in l),  # torch's reason
+                    lines[0]))
         raise RunDirError(f"{path} cannot be read as a checkpoint ({type(e).__name__}: {why.strip()[:120]}); "
                           "pass the checkpoint.pth of a vcls run") from None
     if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
         raise RunDirError(f"{path} is not a vcls_lite checkpoint; pass the checkpoint.pth of a vcls run")
     return ck
 
-def load_weights(model, ck:dict, path, fix:str="the file was edited or mixed up: pass the checkpoint.pth of a vcls run") -> torch.nn.Module:
-    "Load the weights of checkpoint `ck` (read from `path`) into `model`; weights that do not fit are a one-line `RunDirError` ending in `fix`."
+def load_weights(model, ck:dict, path,
+                 fix:str="the file was edited or mixed up: pass the checkpoint.pth of a vcls run") -> torch.nn.Module:
+    """Load the weights of checkpoint `ck` (read from `path`) into `model`; weights that do not fit are a one-line
+    `RunDirError` ending in `fix`."""
     try: model.load_state_dict(ck['model'])
     except RuntimeError as e:
-        raise RunDirError(f"the weights in {path} (a {ck['config']['recipe']['model']}, {len(ck['vocab'])} classes) do not fit "
-                          f"this model ({str(e).splitlines()[0][:80]}); {fix}") from None
+        raise RunDirError(f"the weights in {path} (a {ck['config']['recipe']['model']}, {len(ck['vocab'])} classes) "
+                          f"do not fit this model ({str(e).splitlines()[0][:80]}); {fix}") from None
     return model
 
 def resume_point(path) -> tuple[Path|None, dict]:
@@ -80,8 +84,10 @@ def resume_point(path) -> tuple[Path|None, dict]:
         if (p/'checkpoint.pth').is_file(): p = p/'checkpoint.pth'
         elif (p/'config.json').is_file():
             try: return None, json.loads((p/'config.json').read_text())
-            except ValueError: raise RunDirError(f"{p/'config.json'} is damaged; start a new run with another --output-dir") from None
-        else: raise RunDirError(f"{p} holds no vcls run (no checkpoint.pth or config.json); pass a run folder or its checkpoint.pth")
+            except ValueError:
+                raise RunDirError(f"{p/'config.json'} is damaged; start a new run with another --output-dir") from None
+        else: raise RunDirError(f"{p} holds no vcls run (no checkpoint.pth or config.json); "
+                                "pass a run folder or its checkpoint.pth")
     return p, load_checkpoint(p)['config']
 
 # %% ../nbs/04b_checkpoint.ipynb #44d67fae

@@ -67,42 +67,59 @@ RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
     (('--lr', '--learning-rate'), 'lr', dict(type=float, help='initial learning rate')),
     (('--momentum',), 'momentum', dict(type=float, metavar='M', help='SGD momentum')),
     (('--wd', '--weight-decay'), 'weight_decay', dict(type=float, metavar='W', help='weight decay (L2)')),
-    (('--global-batch',), 'global_batch', dict(type=int, metavar='N', help="the seed's images per step (for --scale-lr)")),
+    (('--global-batch',), 'global_batch',
+     dict(type=int, metavar='N', help="the seed's images per step (for --scale-lr)")),
     (('--opt', '--optimizer'), 'optimizer', dict(metavar='NAME', help='optimizer (sgd)')),
     (('--crop', '--img-crop'), 'crop', dict(type=int, metavar='PX', help='train and eval crop size')),
-    (('--resize', '--img-resize', '--val-resize-size'), 'resize', dict(type=int, metavar='PX', help='eval resize (short side)')),
-    (('--rand-scale',), 'rand_scale', dict(type=float, nargs=2, metavar=('MIN', 'MAX'), help='RandomResizedCrop area range')),
+    (('--resize', '--img-resize', '--val-resize-size'), 'resize',
+     dict(type=int, metavar='PX', help='eval resize (short side)')),
+    (('--rand-scale',), 'rand_scale',
+     dict(type=float, nargs=2, metavar=('MIN', 'MAX'), help='RandomResizedCrop area range')),
     (('--hflip',), 'hflip', dict(type=float, metavar='P', help='horizontal-flip probability')),
     (('--mean',), 'mean', dict(type=float, nargs=3, help='normalization mean per channel, 0-1 pixels')),
     (('--std',), 'std', dict(type=float, nargs=3, help='normalization std per channel, 0-1 pixels')),
     (('--image-mean',), 'image_mean', dict(type=float, nargs=3, help='mean per channel, 0-255 pixels (edgeailite)')),
-    (('--image-scale',), 'image_scale', dict(type=float, nargs=3, help='scale per channel after the mean (edgeailite)')),
-    (('--input-channel-reverse',), 'channel_reverse', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='feed BGR')),
+    (('--image-scale',), 'image_scale',
+     dict(type=float, nargs=3, help='scale per channel after the mean (edgeailite)')),
+    (('--input-channel-reverse',), 'channel_reverse',
+     dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='feed BGR')),
     (('--strides',), 'strides', dict(type=_strides, metavar='S', help="auto, none or five strides like 1,1,2,2,2")),
-    (('--amp', '--apex', '--pyamp'), 'amp', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='mixed precision')),
+    (('--amp', '--apex', '--pyamp'), 'amp',
+     dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='mixed precision')),
     (('--iters',), 'iters', dict(type=int, metavar='N', help='cap on training batches per epoch')),
     (('--eval-iters',), 'eval_iters', dict(type=int, metavar='N', help='cap on batches per validation pass')),
 ]
 RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
-    (('--data-path', '--data'), 'data_path', dict(metavar='DIR', help='dataset folder (default: the built-in MNIST sample)')),
+    (('--data-path', '--data'), 'data_path',
+     dict(metavar='DIR', help='dataset folder (default: the built-in MNIST sample)')),
     (('--dataset', '--dataset-name'), 'dataset', dict(metavar='NAME', help=f"{', '.join(SOURCES)} or auto (default)")),
     (('--output-dir',), 'output_dir', dict(metavar='DIR', help='run folder (default: a new one under runs/)')),
     (('--resume',), 'resume', dict(metavar='RUN', help='continue a run: its folder, or a checkpoint.pth')),
-    (('--weights',), 'weights', dict(metavar='CKPT', help='start from the weights of this checkpoint.pth (QAT needs an fp32 one)')),
+    (('--weights',), 'weights',
+     dict(metavar='CKPT', help='start from the weights of this checkpoint.pth (QAT needs an fp32 one)')),
     (('--start-epoch',), 'start_epoch', dict(type=int, metavar='N', help='first epoch index to train')),
     (('--device',), 'device', dict(help='auto (default), cpu, cuda, cuda:N or mps')),
     (('-j', '--workers'), 'workers', dict(type=int, metavar='N', help='data-loading processes')),
-    (('-p', '--print-freq'), 'print_freq', dict(type=int, metavar='N', help='a text line every N batches instead of bars')),
+    (('-p', '--print-freq'), 'print_freq',
+     dict(type=int, metavar='N', help='a text line every N batches instead of bars')),
     (('--seed',), 'seed', dict(type=int, help='random seed (default 1)')),
-    (('--skip-bad-images',), 'skip_bad_images', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='skip unreadable images')),
-    (('--no-cache',), 'cache', dict(action='store_false', help='read and augment the image files every epoch instead of the decoded cache')),
-    (('--channels-last',), 'channels_last', dict(type=_bool, metavar='BOOL', help='model memory format (default: on for crops >= 24 px)')),
-    (('--evaluate-every', '--eval-every'), 'evaluate_every', dict(type=int, metavar='N', help='validate every N epochs (and after the last)')),
+    (('--skip-bad-images',), 'skip_bad_images',
+     dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='skip unreadable images')),
+    (('--no-cache',), 'cache',
+     dict(action='store_false', help='read and augment the image files every epoch instead of the decoded cache')),
+    (('--channels-last',), 'channels_last',
+     dict(type=_bool, metavar='BOOL', help='model memory format (default: on for crops >= 24 px)')),
+    (('--evaluate-every', '--eval-every'), 'evaluate_every',
+     dict(type=int, metavar='N', help='validate every N epochs (and after the last)')),
     (('--start-eval-at',), 'start_eval_at', dict(type=int, metavar='E', help='first epoch to validate, from 1')),
-    (('--quality-threshold',), 'quality_threshold', dict(type=_fraction, metavar='T', help='stop once top-1 reaches T (0.75 or 75)')),
-    (('--save-ckp',), 'save_ckp', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='also keep checkpoint_<epoch>.pth')),
-    (('--keep-ckp',), 'keep_ckp', dict(type=int, metavar='K', help='epoch checkpoints --save-ckp keeps (default 3; 0 = all)')),
-    (('--sync-bn',), 'sync_bn', dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='under torchrun: BatchNorm over all processes')),
+    (('--quality-threshold',), 'quality_threshold',
+     dict(type=_fraction, metavar='T', help='stop once top-1 reaches T (0.75 or 75)')),
+    (('--save-ckp',), 'save_ckp',
+     dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='also keep checkpoint_<epoch>.pth')),
+    (('--keep-ckp',), 'keep_ckp',
+     dict(type=int, metavar='K', help='epoch checkpoints --save-ckp keeps (default 3; 0 = all)')),
+    (('--sync-bn',), 'sync_bn',
+     dict(type=_bool, nargs='?', const=True, metavar='BOOL', help='under torchrun: BatchNorm over all processes')),
 ]
 
 SCHEDULE_FLAGS = [  # every `Schedule` setting, from its definition: dest = schedule.<setting>
@@ -132,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(*_flags('--dummy-test'), dest='dummy_test', type=_bool, nargs='?', const=True, default=False,
                    metavar='BOOL', help='train on generated fake data (torchvision FakeData)')
     t.add_argument('--dry-run', action='store_true', help='print the resolved recipe and run options, then stop')
-    t.add_argument('--backend', default='x86', metavar='NAME', help=f"QAT recipes: quantized engine ({ENGINES}; default x86)")
+    t.add_argument('--backend', default='x86', metavar='NAME',
+                   help=f"QAT recipes: quantized engine ({ENGINES}; default x86)")
     _add(t.add_argument_group('recipe overrides'), RECIPE_FLAGS)
     _add(t.add_argument_group('learning-rate schedule'), SCHEDULE_FLAGS)
     _add(t.add_argument_group('run options'), RUN_FLAGS)
@@ -147,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func='cmd_eval')
 
     q = sub.add_parser('quantize', help='post-training int8 quantization of a checkpoint, with an fp32 vs int8 report')
-    q.add_argument(*_flags('--checkpoint', '--resume'), dest='checkpoint', required=True, metavar='CKPT', help='checkpoint.pth of an fp32 run')
+    q.add_argument(*_flags('--checkpoint', '--resume'), dest='checkpoint', required=True, metavar='CKPT',
+                   help='checkpoint.pth of an fp32 run')
     q.add_argument('--model', '-a', '--arch', metavar='NAME', help="the checkpoint's model (checked; optional)")
     _add(q, [r for r in RUN_FLAGS if r[1] in ('data_path', 'dataset')])
     q.add_argument('--backend', default='x86', metavar='NAME', help=f"quantized engine: {ENGINES} (default x86)")
@@ -155,10 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar='N', help=f"calibration batches (default {PTQ_DEFAULTS['calib_batches']}, torchvision's)")
     q.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, metavar='N',
                    help=f"calibration batch size (default {PTQ_DEFAULTS['batch_size']})")
-    q.add_argument('--output-dir', metavar='DIR', help='where to write the int8 model and report (default: int8_<backend>/ beside the checkpoint)')
-    q.add_argument(*_flags('--speed-size'), dest='speed_size', type=int, metavar='PX', help="image size for the speed test (default: the run's crop)")
+    q.add_argument('--output-dir', metavar='DIR',
+                   help='where to write the int8 model and report (default: int8_<backend>/ beside the checkpoint)')
+    q.add_argument(*_flags('--speed-size'), dest='speed_size', type=int, metavar='PX',
+                   help="image size for the speed test (default: the run's crop)")
     q.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per speed figure (default 10)')
-    q.add_argument('--pt2e', action='store_true', help="also quantize with torchao's PT2E flow and report it (needs torchao)")
+    q.add_argument('--pt2e', action='store_true',
+                   help="also quantize with torchao's PT2E flow and report it (needs torchao)")
     q.add_argument('--json', action='store_true', help='print the report as JSON')
     q.set_defaults(func='cmd_quantize')
 
@@ -173,9 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser('complexity', help='parameters and GMACs of a model, or of every recipe model')
     c.add_argument('--model', '-a', '--arch', metavar='NAME', help='model name (`vcls models`)')
     c.add_argument('--size', '--crop', type=int, default=224, metavar='PX', help='input size (default 224)')
-    c.add_argument(*_flags('--num-classes'), dest='num_classes', type=int, default=1000, metavar='N', help='classes (default 1000)')
+    c.add_argument(*_flags('--num-classes'), dest='num_classes', type=int, default=1000, metavar='N',
+                   help='classes (default 1000)')
     c.add_argument('--strides', type=_strides, default=None, metavar='S', help='auto, none or five strides')
-    c.add_argument('--recipes', action='store_true', help="every recipe's model at its crop, next to the seeds' figures")
+    c.add_argument('--recipes', action='store_true',
+                   help="every recipe's model at its crop, next to the seeds' figures")
     c.add_argument('--json', action='store_true', help='print JSON')
     c.set_defaults(func='cmd_complexity')
 
@@ -193,57 +217,81 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--json', action='store_true', help='print JSON')
     c.set_defaults(func='cmd_data_check')
 
-    b = sub.add_parser('bench', help='benchmarks, each a ratio measured in one run: overhead, data, infer, scaling, quant')
+    b = sub.add_parser('bench',
+                       help='benchmarks, each a ratio measured in one run: overhead, data, infer, scaling, quant')
     bsub = b.add_subparsers(dest='bench_command', required=True, metavar='KIND', parser_class=_Parser)
     def bench_parser(name, help):
         x = bsub.add_parser(name, help=help)
-        x.add_argument('--output-dir', metavar='DIR', help=f'where to write {name}.json/.csv/.png (default: a new runs/bench-{name}-<time>/)')
+        x.add_argument('--output-dir', metavar='DIR',
+                       help=f'where to write {name}.json/.csv/.png (default: a new runs/bench-{name}-<time>/)')
         x.add_argument('--json', action='store_true', help='print the result as JSON')
         x.set_defaults(func='cmd_bench')
         return x
-    o = bench_parser('train-overhead', 'our learner vs a plain PyTorch loop (images/s, batches in memory; target >= 0.98)')
+    o = bench_parser('train-overhead',
+                     'our learner vs a plain PyTorch loop (images/s, batches in memory; target >= 0.98)')
     o.add_argument('--model', '-a', default='resnet18', metavar='NAME', help='model (default resnet18)')
     o.add_argument('--crop', type=int, default=28, metavar='PX', help='image size (default 28, the demo)')
-    o.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=64, metavar='N', help='batch size (default 64)')
-    o.add_argument('--steps', type=int, default=6, metavar='N', help='training steps per round, the first untimed (default 6)')
+    o.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=64, metavar='N',
+                   help='batch size (default 64)')
+    o.add_argument('--steps', type=int, default=6, metavar='N',
+                   help='training steps per round, the first untimed (default 6)')
     o.add_argument('--rounds', type=int, default=20, metavar='N', help='alternating rounds (default 20)')
-    d = bench_parser('data', 'our data path vs torchvision-reference style, end-to-end training images/s (target >= 1.5)')
-    d.add_argument(*_flags('--data-path', '--data'), dest='data_path', metavar='DIR', help='ImageFolder tree with train/ (default: the sample)')
-    d.add_argument('--recipe', metavar='NAME', help=f'recipe for model, crop, batch and augmentation (default {DEFAULT_RECIPE})')
+    d = bench_parser('data',
+                     'our data path vs torchvision-reference style, end-to-end training images/s (target >= 1.5)')
+    d.add_argument(*_flags('--data-path', '--data'), dest='data_path', metavar='DIR',
+                   help='ImageFolder tree with train/ (default: the sample)')
+    d.add_argument('--recipe', metavar='NAME',
+                   help=f'recipe for model, crop, batch and augmentation (default {DEFAULT_RECIPE})')
     d.add_argument('--scale', choices=('full', 'demo', 'smoke'), default='demo', help='recipe scale (default demo)')
     d.add_argument('--steps', type=int, default=30, metavar='N', help='training steps per round (default 30)')
     d.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating rounds (default 3)')
-    d.add_argument(*_flags('--ref-workers'), dest='ref_workers', type=int, metavar='N', help="the reference's DataLoader workers (default: cores)")
-    d.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, metavar='N', help="batch size (default: the recipe's at that scale)")
+    d.add_argument(*_flags('--ref-workers'), dest='ref_workers', type=int, metavar='N',
+                   help="the reference's DataLoader workers (default: cores)")
+    d.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, metavar='N',
+                   help="batch size (default: the recipe's at that scale)")
     i = bench_parser('infer', 'inference forms side by side: eager, TorchScript, torch.compile, int8, ONNX Runtime')
-    i.add_argument('--model', '-a', default='resnet18', metavar='NAME', help='model (default resnet18; ignored with --checkpoint)')
+    i.add_argument('--model', '-a', default='resnet18', metavar='NAME',
+                   help='model (default resnet18; ignored with --checkpoint)')
     i.add_argument('--checkpoint', metavar='CKPT', help="a run's checkpoint.pth: its model, weights, classes and crop")
-    i.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=64, metavar='N', help='batch size (default 64)')
+    i.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=64, metavar='N',
+                   help='batch size (default 64)')
     i.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per form (default 10)')
-    i.add_argument(*_flags('--warmup-iters'), dest='warmup', type=int, default=3, metavar='N', help='untimed calls first (default 3)')
+    i.add_argument(*_flags('--warmup-iters'), dest='warmup', type=int, default=3, metavar='N',
+                   help='untimed calls first (default 3)')
     i.add_argument('--crop', type=int, metavar='PX', help="image size (default 224, or the checkpoint's crop)")
-    i.add_argument(*_flags('--num-classes'), dest='classes', type=int, default=1000, metavar='N', help='classes (default 1000)')
+    i.add_argument(*_flags('--num-classes'), dest='classes', type=int, default=1000, metavar='N',
+                   help='classes (default 1000)')
     i.add_argument('--forms', nargs='+', metavar='FORM', help='only these forms (names as in the table)')
     s = bench_parser('scaling', 'training and inference images/s and memory vs batch size and crop size')
     s.add_argument('--model', '-a', default='resnet18', metavar='NAME', help='model (default resnet18)')
-    s.add_argument(*_flags('--batch-sizes'), dest='batch_sizes', type=int, nargs='+', default=[8, 16, 32, 64, 128, 256], metavar='N')
+    s.add_argument(*_flags('--batch-sizes'), dest='batch_sizes', type=int, nargs='+', default=[8, 16, 32, 64, 128, 256],
+                   metavar='N')
     s.add_argument('--crops', type=int, nargs='+', default=[32, 64, 112, 160, 224], metavar='PX')
     s.add_argument('--crop', type=int, default=32, metavar='PX', help='crop of the batch-size sweep (default 32)')
-    s.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=32, metavar='N', help='batch of the crop sweep (default 32)')
+    s.add_argument(*_flags('-b', '--batch-size'), dest='batch_size', type=int, default=32, metavar='N',
+                   help='batch of the crop sweep (default 32)')
     s.add_argument('--steps', type=int, default=2, metavar='N', help='timed steps per point (default 2)')
     q = bench_parser('quant', 'the int8 targets: PTQ ResNet-18 drop, int8 vs fp32 speed, QAT MobileNetV2 drop')
-    q.add_argument('--r18', metavar='CKPT', help='checkpoint.pth of a finished torchvision/resnet18 demo run (default: train one)')
-    q.add_argument(*_flags('--qat-run'), dest='qat_run', metavar='DIR', help='folder of a finished QAT MobileNetV2 run (default: train one)')
-    q.add_argument('--sizes', type=int, nargs='+', default=[224, 28], metavar='PX', help='image sizes for the speed test')
+    q.add_argument('--r18', metavar='CKPT',
+                   help='checkpoint.pth of a finished torchvision/resnet18 demo run (default: train one)')
+    q.add_argument(*_flags('--qat-run'), dest='qat_run', metavar='DIR',
+                   help='folder of a finished QAT MobileNetV2 run (default: train one)')
+    q.add_argument('--sizes', type=int, nargs='+', default=[224, 28], metavar='PX',
+                   help='image sizes for the speed test')
     q.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating timing rounds (default 3)')
     q.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per form and round (default 10)')
-    z = sub.add_parser('zoo', help='train and measure every recipe model: top-1, GMACs, fp32 latency, int8 speedup, one table')
+    z = sub.add_parser('zoo',
+                       help='train and measure every recipe model: top-1, GMACs, fp32 latency, int8 speedup, one table')
     z.add_argument('--scale', choices=('full', 'demo', 'smoke'), default='demo', help='recipe scale (default demo)')
-    z.add_argument('--models', nargs='+', metavar='NAME', help='recipe or model names (default: every recipe but the QAT one)')
-    z.add_argument(*_flags('--data-path', '--data'), dest='data_path', metavar='DIR', help='dataset folder (default: the built-in sample)')
-    z.add_argument('--output-dir', metavar='DIR', help='zoo folder (default runs/zoo-<scale>); a zoo already there is continued')
+    z.add_argument('--models', nargs='+', metavar='NAME',
+                   help='recipe or model names (default: every recipe but the QAT one)')
+    z.add_argument(*_flags('--data-path', '--data'), dest='data_path', metavar='DIR',
+                   help='dataset folder (default: the built-in sample)')
+    z.add_argument('--output-dir', metavar='DIR',
+                   help='zoo folder (default runs/zoo-<scale>); a zoo already there is continued')
     z.add_argument(*_flags('--speed-size'), dest='speed_size', type=int, metavar='PX',
-                   help="image size for latency and throughput (default: each recipe's full-scale crop; at smoke scale its crop)")
+                   help="image size for latency and throughput (default: each recipe's full-scale crop; "
+                        "at smoke scale its crop)")
     z.add_argument('--iters', type=int, default=5, metavar='N', help='timed calls per speed form (default 5)')
     z.add_argument('--backend', default='x86', metavar='NAME', help=f"quantized engine: {ENGINES} (default x86)")
     z.add_argument('--json', action='store_true', help='print zoo.json')
@@ -261,8 +309,8 @@ def main(argv=None) -> int:
         print(f"vcls: error: {one_line(e)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:
-        print(f"vcls: interrupted: {e}" if str(e) else "vcls: interrupted; the checkpoint of the last finished epoch is "
-              "kept: continue with --resume RUN_FOLDER", file=sys.stderr)
+        print(f"vcls: interrupted: {e}" if str(e) else "vcls: interrupted; the checkpoint of the last finished epoch "
+              "is kept: continue with --resume RUN_FOLDER", file=sys.stderr)
         return 130
 
 # %% ../nbs/08_cli.ipynb #11b94bcc

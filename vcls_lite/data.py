@@ -30,7 +30,8 @@ __all__ = ['CACHE_VERSION', 'train_tfms', 'eval_tfms', 'Normalize', 'TrainLoader
 
 # %% ../nbs/01_data.ipynb #7017299a
 def train_tfms(crop:int=224, rand_scale=(0.08, 1.0), hflip:float=0.5) -> v2.Compose:
-    "Training augmentation: `RandomResizedCrop(crop, scale=rand_scale)` then a horizontal flip with probability `hflip`."
+    """Training augmentation: `RandomResizedCrop(crop, scale=rand_scale)` then a horizontal flip with probability
+    `hflip`."""
     tfms = [v2.RandomResizedCrop(crop, scale=tuple(rand_scale), antialias=True)]
     if hflip: tfms.append(v2.RandomHorizontalFlip(hflip))
     return v2.Compose(tfms)
@@ -56,7 +57,8 @@ class Normalize:
 
     def encode(self, x:torch.Tensor) -> torch.Tensor:
         self._to(x)
-        return ((x.flip(1) if self.reverse else x).float() - self.mean) * self.scale   # never in place: x may be the caller's
+        # never in place: x may be the caller's
+        return ((x.flip(1) if self.reverse else x).float() - self.mean) * self.scale
 
     def decode(self, x:torch.Tensor) -> torch.Tensor:
         "Back to RGB floats in [0, 1], for plotting."
@@ -67,7 +69,8 @@ class Normalize:
         "fastai's `after_batch` hook: normalize the images, pass the labels through."
         return (self.encode(b[0]), *b[1:])
 
-    def __repr__(self): return f"Normalize(mean={self.mean.flatten().tolist()}, scale={self.scale.flatten().tolist()}, reverse={self.reverse})"
+    def __repr__(self): return (f"Normalize(mean={self.mean.flatten().tolist()}, "
+                                f"scale={self.scale.flatten().tolist()}, reverse={self.reverse})")
 
 # %% ../nbs/01_data.ipynb #5969894c
 class TrainLoader(DataLoader):
@@ -103,7 +106,8 @@ class TrainLoader(DataLoader):
         return k // self.bs + (0 if self.drop_last or k % self.bs == 0 else 1)
 
     def new(self, dataset=None, cls=None, **kwargs):
-        return super().new(dataset, cls, **{'max_batches': self.max_batches, 'seed': self.seed, 'part': self.part, **kwargs})
+        return super().new(dataset, cls, **{'max_batches': self.max_batches, 'seed': self.seed, 'part': self.part,
+                                            **kwargs})
 
 # %% ../nbs/01_data.ipynb #e55343e4
 CACHE_VERSION = 1   # bump when the stored format changes
@@ -118,7 +122,8 @@ def cache_key(files:list, side:int) -> str:
     return h.hexdigest()[:24]
 
 def cache_shape(files:list, side:int) -> tuple[int, int]:
-    "`(height, width)` of the cached images: the common size when all share one with short side <= `side`, else `side` square."
+    """`(height, width)` of the cached images: the common size when all share one with short side <= `side`,
+    else `side` square."""
     sizes = set()
     for f in files:
         try:
@@ -141,7 +146,8 @@ def _decode_into(out:np.ndarray, i:int, f, hw) -> str|None:
     return None
 
 def image_cache(files:list, side:int, skip_bad_images:bool=False, folder=None, desc:str='decoding images'):
-    "`(images, rows, bad)`: `files` decoded once into a memory-mapped uint8 NCHW array (see above); None if it would not fit."
+    """`(images, rows, bad)`: `files` decoded once into a memory-mapped uint8 NCHW array (see above);
+    None if it would not fit."""
     files, folder = [str(f) for f in files], Path(folder or cache_dir()/'images')
     key = cache_key(files, side)
     arr_p, meta_p = folder/f'{key}.npy', folder/f'{key}.json'
@@ -174,12 +180,14 @@ def image_cache(files:list, side:int, skip_bad_images:bool=False, folder=None, d
 
 # %% ../nbs/01_data.ipynb #ece4b34a
 class BatchCrop:
-    "Batch preprocessing of uint8 NCHW images into float 0-255: random resized crop and flip (`rand_scale` given), else resize and center crop."
+    """Batch preprocessing of uint8 NCHW images into float 0-255: random resized crop and flip (`rand_scale` given),
+    else resize and center crop."""
     def __init__(self, crop:int, resize:int|None=None, rand_scale=None, hflip:float=0.0, ratio=(3 / 4, 4 / 3)):
         self.crop, self.resize, self.rand_scale, self.hflip, self.ratio = crop, resize or crop, rand_scale, hflip, ratio
 
     def boxes(self, n:int, h:int, w:int) -> torch.Tensor:
-        "`(n, 4)` crop boxes `(top, left, height, width)`, drawn as torchvision's `RandomResizedCrop.get_params` draws them."
+        """`(n, 4)` crop boxes `(top, left, height, width)`, drawn as torchvision's `RandomResizedCrop.get_params`
+        draws them."""
         lo, hi = self.rand_scale
         area = h * w * torch.empty(n, 10).uniform_(lo, hi)
         logr = torch.log(torch.tensor(self.ratio))
@@ -189,7 +197,8 @@ class BatchCrop:
         first = ok.int().argmax(1, keepdim=True)
         cw, ch = cw.gather(1, first)[:, 0], ch.gather(1, first)[:, 0]
         r = w / h   # the fallback when no try fits: the largest centered crop within the ratio range
-        fw, fh = (w, round(w / self.ratio[0])) if r < self.ratio[0] else (round(h * self.ratio[1]), h) if r > self.ratio[1] else (w, h)
+        fw, fh = ((w, round(w / self.ratio[0])) if r < self.ratio[0] else
+                  (round(h * self.ratio[1]), h) if r > self.ratio[1] else (w, h))
         hit = ok.any(1)
         cw, ch = torch.where(hit, cw, float(fw)), torch.where(hit, ch, float(fh))
         top = torch.where(hit, (torch.rand(n) * (h - ch + 1)).floor(), float((h - fh) // 2))
@@ -210,8 +219,10 @@ class BatchCrop:
     def _eval(self, x):
         h, w = x.shape[-2:]
         s = self.resize / min(h, w)
-        size = (self.resize, max(self.resize, round(w * s))) if h <= w else (max(self.resize, round(h * s)), self.resize)
-        x = x.float() if (h, w) == size else F.interpolate(x.float(), size=size, mode='bilinear', antialias=True, align_corners=False)
+        size = ((self.resize, max(self.resize, round(w * s))) if h <= w else
+                (max(self.resize, round(h * s)), self.resize))
+        x = x.float() if (h, w) == size else F.interpolate(x.float(), size=size, mode='bilinear', antialias=True,
+                                                           align_corners=False)
         return v2.functional.center_crop(x, [self.crop, self.crop])
 
     def __repr__(self):
@@ -220,7 +231,8 @@ class BatchCrop:
 
 # %% ../nbs/01_data.ipynb #7ed3a0f5
 class BatchImages(torch.utils.data.Dataset):
-    "uint8 NCHW `images` (in memory or memory-mapped) with labels; item `i` is row `rows[i]` (all rows if `rows` is None)."
+    """uint8 NCHW `images` (in memory or memory-mapped) with labels; item `i` is row `rows[i]`
+    (all rows if `rows` is None)."""
     def __init__(self, images, labels:list, vocab:list, rows=None, tfm=None):
         self.images, self.labels, self.vocab, self.tfm = images, list(labels), list(vocab), tfm
         self.rows, self.targets = rows, np.asarray(self.labels, dtype=np.int64)
@@ -304,18 +316,21 @@ def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_
             max_batches:int|None=None, valid_batches:int|None=None, skip_bad_images:bool=False, download:bool=True,
             valid_only:bool=False, cache:bool=True, seed:int=0, part:tuple=(0, 1)) -> DataLoaders:
     """fastai `DataLoaders` for the data at `path` with the seeds' presets; `dls.info` says what was read.
-    `cache`: decode once and augment whole batches (`image_cache`, `BatchCrop`); else per image, with `workers` processes.
+    `cache`: decode once and augment whole batches (`image_cache`, `BatchCrop`); else per image, with `workers`
+    processes.
     `seed` sets the shuffled order; `part=(rank, world)` is this process's share under `torchrun`."""
     norm = norm or Normalize()
     trn, val, info = get_datasets(path, source, train_tfms(crop, rand_scale, hflip), eval_tfms(resize, crop),
-                                  skip_bad_images, download, valid_only, cache_side=max(resize, crop) if cache else None)
+                                  skip_bad_images, download, valid_only,
+                                  cache_side=max(resize, crop) if cache else None)
     if isinstance(val, BatchImages):
-        cls, tkw = BatchLoader, dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize, rand_scale, hflip), norm))
+        cls, tkw = BatchLoader, dict(device=device,
+                                     after_batch=BatchPipe(BatchCrop(crop, resize, rand_scale, hflip), norm))
         vkw = dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize), norm))
     else: cls, tkw = TrainLoader, dict(num_workers=workers, device=device, after_batch=norm); vkw = tkw
     vdl = cls(val, bs=valid_bs or 2 * bs, shuffle=False, max_batches=valid_batches, part=part, **vkw)
-    tdl = vdl if valid_only else cls(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs * part[1], max_batches=max_batches,
-                                     seed=seed, part=part, **tkw)
+    tdl = vdl if valid_only else cls(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs * part[1],
+                                     max_batches=max_batches, seed=seed, part=part, **tkw)
     dls = DataLoaders(tdl, vdl, device=device)
     dls.info = {**info, 'n_train': len(trn) if trn else 0, 'n_valid': len(val), 'classes': len(val.vocab)}
     return dls

@@ -34,7 +34,8 @@ def init_distributed(env:dict, device:str='auto') -> torch.device:
     return dev
 
 class CPUSyncBatchNorm(torch.nn.BatchNorm2d):
-    "`BatchNorm2d` whose training statistics cover the batches of all processes, on any device (torch's `SyncBatchNorm` needs a GPU)."
+    """`BatchNorm2d` whose training statistics cover the batches of all processes, on any device
+    (torch's `SyncBatchNorm` needs a GPU)."""
     def forward(self, x):
         if not (self.training and dist.is_available() and dist.is_initialized()): return super().forward(x)
         c, dims, shape = x.shape[1], (0, 2, 3), (1, -1, 1, 1)
@@ -55,11 +56,13 @@ def sync_batchnorm(model, device) -> torch.nn.Module:
     if torch.device(device).type == 'cuda': return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     group = dist.new_group()   # its own channel: DDP's gradient all-reduces run on the default one at the same time
     for m in model.modules():
-        if type(m) is torch.nn.BatchNorm2d: m.__class__, m.process_group = CPUSyncBatchNorm, group   # same parameters, buffers
+        if type(m) is torch.nn.BatchNorm2d:
+            m.__class__, m.process_group = CPUSyncBatchNorm, group   # same parameters, buffers
     return model
 
 class DistributedTrain(Callback):
-    "Train through `DistributedDataParallel`; validate the bare model on each share and add up the sums of all processes."
+    """Train through `DistributedDataParallel`; validate the bare model on each share and add up the sums of all
+    processes."""
     order = Order.REDUCE
     def __init__(self, world:int): self.world = world
     def before_fit(self):

@@ -59,7 +59,8 @@ class LRSchedule(Callback):
     def before_fit(self):
         self.n = len(self.dls.train)
         self.sched.check(self.base_lr, self.epochs, self.n)
-        s, total = (self.sched, self.epochs) if self.sched.on == 'epoch' else (self.sched.in_steps(self.n), self.epochs * self.n)
+        s, total = ((self.sched, self.epochs) if self.sched.on == 'epoch' else
+                    (self.sched.in_steps(self.n), self.epochs * self.n))
         self.fn = partial(s.lr, base_lr=self.base_lr, total=total)
 
     def planned(self, epoch:int) -> float:
@@ -113,13 +114,15 @@ class VclsLearner(Learner):
         for e in ([event_name] if isinstance(event_name, str) else event_name): self._call_one(e)
 
     def _call_one(self, event_name):
-        "fastai's event dispatch, calling only the callbacks that handle `event_name`; the list is kept per set of callbacks."
+        """fastai's event dispatch, calling only the callbacks that handle `event_name`; the list is kept per set of
+        callbacks."""
         key = (event_name, *map(id, self.cbs))
         cbs = self._dispatch.get(key)
         if cbs is None:
             if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
             if len(self._dispatch) > 256: self._dispatch.clear()
-            cbs = self._dispatch[key] = [cb for cb in self.cbs.sorted('order')   # every one at after_fit: it resets `run`
+            # every one at after_fit: it resets `run`
+            cbs = self._dispatch[key] = [cb for cb in self.cbs.sorted('order')
                                          if event_name == 'after_fit' or _handles(cb, event_name)]
         for cb in cbs: cb(event_name)
 
@@ -130,7 +133,8 @@ class VclsLearner(Learner):
             self._with_events(self._do_epoch, 'epoch', CancelEpochException)
 
     def all_batches(self):
-        "fastai's, starting a training epoch at batch `skip_iters` when a resume asks for it (once); no validation batches when `skip_valid`."
+        """fastai's, starting a training epoch at batch `skip_iters` when a resume asks for it (once); no validation
+        batches when `skip_valid`."""
         self.n_iter, skip = len(self.dl), (self.skip_iters if self.training else 0)
         if not self.training and getattr(self, 'skip_valid', False): return   # the metrics log None for this epoch
         if not skip:
@@ -145,15 +149,18 @@ class CPUAutocast(MixedPrecision):
     "fastai's `MixedPrecision` (written for CUDA) with bfloat16 autocast on the CPU; bf16 needs no loss scaling."
     def __init__(self): super().__init__(amp_mode='bf16')
     def before_fit(self):   # the parent's, with 'cpu' for 'cuda'
-        self.autocast, self.learn.scaler, self.scales = torch.autocast('cpu', dtype=torch.bfloat16), GradScaler('cpu', enabled=False), []
+        self.autocast, self.learn.scaler, self.scales = (torch.autocast('cpu', dtype=torch.bfloat16),
+                                                         GradScaler('cpu', enabled=False), [])
 
 class CrossEntropy(torch.nn.CrossEntropyLoss):
-    "torch's cross-entropy with fastai's `activation`/`decodes` hooks; unlike fastai's loss classes it returns a plain tensor."
+    """torch's cross-entropy with fastai's `activation`/`decodes` hooks; unlike fastai's loss classes it returns
+    a plain tensor."""
     def activation(self, x): return F.softmax(x, dim=-1)
     def decodes(self, x): return x.argmax(dim=-1)
 
 def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
-    "A fastai learner for `recipe`: torch SGD with momentum and weight decay, the recipe's schedule, cross-entropy, top-1/5."
+    """A fastai learner for `recipe`: torch SGD with momentum and weight decay, the recipe's schedule, cross-entropy,
+    top-1/5."""
     opt_func = partial(OptimWrapper, opt=torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs)
     learn = VclsLearner(dls, model, loss_func=CrossEntropy(), opt_func=opt_func, lr=recipe.lr,

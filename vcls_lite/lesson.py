@@ -29,7 +29,8 @@ def recipe_table(full:Recipe, scale:str) -> pd.DataFrame:
 def plot_schedules(full:Recipe, recipe:Recipe, scale:str):
     "The learning rate of every epoch of `full` and of `recipe` (its `scale`), side by side: the same shape, shorter."
     fig, axs = plt.subplots(1, 2, figsize=(9, 2.6))
-    for ax, r, title in ((axs[0], full, f'full: {full.epochs} epochs'), (axs[1], recipe, f'{scale}: {recipe.epochs} epochs')):
+    for ax, r, title in ((axs[0], full, f'full: {full.epochs} epochs'),
+                         (axs[1], recipe, f'{scale}: {recipe.epochs} epochs')):
         ax.plot(r.lrs(), drawstyle='steps-post' if r.schedule.kind == 'step' else 'default',
                 marker='.' if r.epochs < 30 else None)
         ax.set(yscale='log', xlabel='epoch', ylabel='learning rate', title=title)
@@ -38,7 +39,8 @@ def plot_schedules(full:Recipe, recipe:Recipe, scale:str):
 
 # %% ../nbs/05b_lesson.ipynb #ff698620
 def notebook_run(scale:str, data_path=None, output_dir=None, **kw) -> Run:
-    "The `Run` of a recipe notebook at `scale`: `output_dir`, a temporary folder at smoke scale, else a new one in runs/."
+    """The `Run` of a recipe notebook at `scale`: `output_dir`, a temporary folder at smoke scale, else a new one
+    in runs/."""
     out = output_dir or (tempfile.mkdtemp() + '/run' if scale == 'smoke' else None)
     return Run(data_path=data_path, scale=scale, output_dir=out, **kw)
 

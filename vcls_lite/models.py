@@ -31,7 +31,8 @@ class MobileNetV1(nn.Sequential):
         c = lambda n: max(8, int(n * width))
         layers, cin = [Conv2dNormActivation(3, c(32), stride=2)], c(32)
         for cout, s in self.cfg:
-            layers += [Conv2dNormActivation(cin, cin, stride=s, groups=cin), Conv2dNormActivation(cin, c(cout), kernel_size=1)]
+            layers += [Conv2dNormActivation(cin, cin, stride=s, groups=cin),
+                       Conv2dNormActivation(cin, c(cout), kernel_size=1)]
             cin = c(cout)
         super().__init__()
         self.features, self.pool, self.flatten = nn.Sequential(*layers), nn.AdaptiveAvgPool2d(1), nn.Flatten()
@@ -42,7 +43,8 @@ class MobileNetV1(nn.Sequential):
 
 # %% ../nbs/02_models.ipynb #4571c0df
 class WidthResNet(tvm.ResNet):
-    "torchvision's `ResNet` with every channel count scaled by `width`; edgeailite's `resnet50_xp5` is ResNet-50 at 0.5."
+    """torchvision's `ResNet` with every channel count scaled by `width`; edgeailite's `resnet50_xp5` is ResNet-50
+    at 0.5."""
     def __init__(self, block=Bottleneck, layers=(3, 4, 6, 3), width:float=0.5, num_classes:int=1000):
         self.width = width
         super().__init__(block, list(layers), num_classes=num_classes)
@@ -84,12 +86,14 @@ def _stride(m) -> int:
     return int(s[0] if isinstance(s, (tuple, list)) else s)
 
 def stride_points(model:nn.Module, size:int=224) -> list[list[nn.Module]]:
-    "The model's downsampling points, in forward order: groups of strided conv/pool layers that see the same resolution."
+    """The model's downsampling points, in forward order: groups of strided conv/pool layers that see the same
+    resolution."""
     seen, hooks = [], []
     def hook(m, inp, out):
         if all(m is not o for o, _ in seen): seen.append((m, inp[0].shape[-1]))
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) and _stride(m) > 1: hooks.append(m.register_forward_hook(hook))
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) and _stride(m) > 1:
+            hooks.append(m.register_forward_hook(hook))
     was = model.training; model.eval()
     try:
         with torch.no_grad(): model(torch.zeros(1, 3, size, size))
@@ -138,15 +142,18 @@ def parse_strides(strides) -> tuple|str|None:
     if strides is None or str(strides).lower() in ('none', ''): return None
     if isinstance(strides, str) and strides.lower() == 'auto': return 'auto'
     try: vals = tuple(int(s) for s in (strides.replace(',', ' ').split() if isinstance(strides, str) else strides))
-    except (TypeError, ValueError): raise ConfigError(f"strides must be auto, none or five numbers like 1,1,2,2,2; got {strides!r}") from None
+    except (TypeError, ValueError):
+        raise ConfigError(f"strides must be auto, none or five numbers like 1,1,2,2,2; got {strides!r}") from None
     if len(vals) != 5 or any(s not in (1, 2) for s in vals):
         raise ConfigError(f"strides must be five values of 1 or 2 (like 1,1,2,2,2), got {strides!r}")
     return vals
 
-QUANTIZABLE = tuple(n.removeprefix('quantized_') for n in tvm.list_models(module=tvm.quantization))   # torchvision's eager-mode quantizable architectures
+# torchvision's eager-mode quantizable architectures
+QUANTIZABLE = tuple(n.removeprefix('quantized_') for n in tvm.list_models(module=tvm.quantization))
 
 def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None, quantizable:bool=False) -> nn.Module:
-    """A from-scratch model called `name` for `num_classes`, with `strides` (None, 'auto' or five ints), checked at `crop` px.
+    """A from-scratch model called `name` for `num_classes`, with `strides` (None, 'auto' or five ints),
+    checked at `crop` px.
     `quantizable=True` builds torchvision's quantizable twin where one exists (same weights, plus quant stubs)."""
     key, strides = resolve_name(name), parse_strides(strides)
     if key in BUILDERS: model = BUILDERS[key](num_classes)
@@ -157,7 +164,8 @@ def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None, quan
         strides = small_input_strides(crop)
         if strides:
             try: set_strides(model, strides)
-            except ModelError: warnings.warn(f"{name}: small-input strides do not apply to this model; keeping its own", stacklevel=2)
+            except ModelError:
+                warnings.warn(f"{name}: small-input strides do not apply to this model; keeping its own", stacklevel=2)
     elif strides: set_strides(model, strides)
     try: complexity(model, crop)
     except RuntimeError as e:
@@ -167,7 +175,8 @@ def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None, quan
 
 # %% ../nbs/02_models.ipynb #b749b4a4
 def published(name:str) -> dict|None:
-    "torchvision's published figures for `name` (ImageNet-1K V1 weights): params, GMACs, top-1/top-5 %; None if it has none."
+    """torchvision's published figures for `name` (ImageNet-1K V1 weights): params, GMACs, top-1/top-5 %;
+    None if it has none."""
     key = resolve_name(name)
     if key in BUILDERS: return None
     try: enum = tvm.get_model_weights(key)
@@ -180,13 +189,15 @@ def published(name:str) -> dict|None:
 # %% ../nbs/02_models.ipynb #015f9777
 @functools.lru_cache(maxsize=None)
 def model_complexity(name:str, crop:int=224, num_classes:int=1000, strides=None) -> dict:
-    "`complexity` of the model `build_model(name, num_classes, crop, strides)` would build, without allocating its weights."
+    """`complexity` of the model `build_model(name, num_classes, crop, strides)` would build, without allocating
+    its weights."""
     try:
         with torch.device('meta'): return complexity(build_model(name, num_classes, crop, strides), crop)
     except (NotImplementedError, RuntimeError): return complexity(build_model(name, num_classes, crop, strides), crop)
 
 # %% ../nbs/02_models.ipynb #01c2f04e
-NO_NORM = ('alexnet', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg13', 'vgg16', 'vgg19')   # no batch/group/layer norm
+# no batch/group/layer norm
+NO_NORM = ('alexnet', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg13', 'vgg16', 'vgg19')
 
 def has_norm(name:str) -> bool:
     "Whether the model called `name` has batch, group or layer normalization layers."
@@ -194,8 +205,9 @@ def has_norm(name:str) -> bool:
 
 # %% ../nbs/02_models.ipynb #0358b8ef
 def trim_plan(hw, kernel, stride, padding):
-    """For an input of spatial size `hw`: `((r0, r1, c0, c1), pad)`, the kernel rows/columns that ever read the input and
-    the `F.pad` that keeps the output the same, or None when every tap does (or the used taps are not contiguous)."""
+    """For an input of spatial size `hw`: `((r0, r1, c0, c1), pad)`, the kernel rows/columns that ever read the input
+    and the `F.pad` that keeps the output the same, or None when every tap does
+    (or the used taps are not contiguous)."""
     spans, pads = [], []
     for size, k, s, p in zip(hw, kernel, stride, padding):
         n_out = (size + 2 * p - k) // s + 1
@@ -220,6 +232,7 @@ class TrimConv2d(nn.Conv2d):
 def trim_taps(model:nn.Module) -> nn.Module:
     "Make every plain zero-padded, undilated `Conv2d` of `model` a `TrimConv2d`, in place; returns `model`."
     for m in model.modules():
-        if type(m) is nn.Conv2d and m.padding_mode == 'zeros' and m.dilation == (1, 1) and not isinstance(m.padding, str):
+        if (type(m) is nn.Conv2d and m.padding_mode == 'zeros' and m.dilation == (1, 1)
+                and not isinstance(m.padding, str)):
             m.__class__ = TrimConv2d
     return model

@@ -14,8 +14,8 @@ from .checkpoint import load_checkpoint
 from .core import ConfigError, save_json
 from .learner import Order
 from .models import build_model
-from .quant import (check_backend, compare_speed, convert_model, evaluate_model, fp32_from_checkpoint, model_size_mb,
-                             prepare_model, quant_method, save_int8, write_quant_report)
+from .quant import (check_backend, compare_speed, convert_model, evaluate_model, fp32_from_checkpoint,
+                             model_size_mb, prepare_model, quant_method, save_int8, write_quant_report)
 from .recipes import QUANT
 from .rundir import Run
 from .train import train
@@ -25,14 +25,18 @@ __all__ = ['QAT', 'train_qat']
 
 # %% ../nbs/06a_qat.ipynb #40b5a0c6
 class QAT(Callback):
-    "torchvision's QAT epoch rules on our learner: observers and BN statistics frozen after their epochs; int8 metrics each epoch."
+    """torchvision's QAT epoch rules on our learner: observers and BN statistics frozen after their epochs; int8 metrics
+    each epoch."""
     order = Order.REDUCE   # adds its metrics before the recorder names the columns
-    def __init__(self, observer_epochs:int=QUANT['qat'].observer_epochs, bn_epochs:int=QUANT['qat'].bn_epochs, eval_int8:bool=True):
+    def __init__(self, observer_epochs:int=QUANT['qat'].observer_epochs, bn_epochs:int=QUANT['qat'].bn_epochs,
+                 eval_int8:bool=True):
         self.observer_epochs, self.bn_epochs, self.eval_int8 = observer_epochs, bn_epochs, eval_int8
     def before_fit(self):
         done = self.learn.first_epoch   # epochs already trained (a resume)
-        self.model.apply(torch.ao.quantization.enable_observer if done <= self.observer_epochs else torch.ao.quantization.disable_observer)
-        self.model.apply(torch.ao.nn.intrinsic.qat.update_bn_stats if done <= self.bn_epochs else torch.ao.nn.intrinsic.qat.freeze_bn_stats)
+        self.model.apply(torch.ao.quantization.enable_observer if done <= self.observer_epochs
+                         else torch.ao.quantization.disable_observer)
+        self.model.apply(torch.ao.nn.intrinsic.qat.update_bn_stats if done <= self.bn_epochs
+                         else torch.ao.nn.intrinsic.qat.freeze_bn_stats)
         self._cache = (None, None)
         if self.eval_int8 and not any(getattr(m, 'name', '') == 'int8_top1' for m in self.learn.metrics):
             self.learn.metrics = [*self.learn.metrics, ValueMetric(lambda: self.int8_metrics()['top1'], 'int8_top1'),
@@ -43,13 +47,15 @@ class QAT(Callback):
             if self.epoch >= self.bn_epochs: self.model.apply(torch.ao.nn.intrinsic.qat.freeze_bn_stats)
     def int8_metrics(self) -> dict:
         "Top-1/top-5 of this epoch's model converted to int8, evaluated on the CPU (once per epoch)."
-        if self._cache[0] != self.epoch: self._cache = (self.epoch, evaluate_model(convert_model(self.model), self.dls.valid))
+        if self._cache[0] != self.epoch:
+            self._cache = (self.epoch, evaluate_model(convert_model(self.model), self.dls.valid))
         return self._cache[1]
 
 # %% ../nbs/06a_qat.ipynb #2dd625cd
 def train_qat(recipe, run:Run, backend:str='x86', cbs=None, observer_epochs:int=QUANT['qat'].observer_epochs,
               bn_epochs:int=QUANT['qat'].bn_epochs, iters:int=10) -> dict:
-    "Quantization-aware training of `recipe` from the fp32 weights `run.weights`; the metrics, with the int8 model's report."
+    """Quantization-aware training of `recipe` from the fp32 weights `run.weights`; the metrics, with the int8 model's
+    report."""
     check_backend(backend)
     if not (run.weights or run.resume):
         raise ConfigError(f"{recipe.name} fine-tunes a trained fp32 model: pass --weights with the checkpoint.pth of a "
@@ -58,22 +64,25 @@ def train_qat(recipe, run:Run, backend:str='x86', cbs=None, observer_epochs:int=
     qat = QAT(observer_epochs, bn_epochs)
     m = train(recipe, run, cbs=[qat, *(cbs or [])],
               build=lambda classes: build_model(recipe.model, classes, crop, recipe.strides, quantizable=True),
-              prepare=lambda model: prepare_model(model, recipe.model, backend, qat=True, example=torch.zeros(1, 3, crop, crop)))
+              prepare=lambda model: prepare_model(model, recipe.model, backend, qat=True,
+                                                  example=torch.zeros(1, 3, crop, crop)))
     learn, out = qat.learn, Path(m['output_dir'])
     q = convert_model(learn.model)
     acc = qat.int8_metrics() if qat.eval_int8 else evaluate_model(q, learn.dls.valid)
     fp32 = fp32_from_checkpoint(load_checkpoint(run.weights), run.weights) if run.weights and not run.resume else None
     start = evaluate_model(fp32, learn.dls.valid) if fp32 else None   # the same images as the int8 model
     rep = {'checkpoint': str(out/'checkpoint.pth'), 'model': recipe.model, 'recipe': recipe.name, 'method': 'qat',
-           'path': quant_method(recipe.model), 'backend': backend, 'data_path': learn.dls.info['path'], 'n_valid': acc['n'],
+           'path': quant_method(recipe.model), 'backend': backend,
+           'data_path': learn.dls.info['path'], 'n_valid': acc['n'],
            'crop': crop, 'speed_size': crop, 'threads': torch.get_num_threads(), 'start_weights': run.weights,
            'fp32_top1': start['top1'] if start else None, 'fp32_top5': start['top5'] if start else None,
            'int8_top1': acc['top1'], 'int8_top5': acc['top5'], 'qat_fp32_top1': m['top1'],
            'size_mb': {'fp32': model_size_mb(fp32) if fp32 else None, 'int8': model_size_mb(q)},
            **(compare_speed(fp32, q, crop, iters) if fp32 else {})}
-    save_int8(q, out/'int8_model.pt', {k: rep[k] for k in ('backend', 'model', 'recipe', 'checkpoint', 'method', 'path')} |
-              {'recipe_config': recipe.to_dict(), 'run': {'data_path': run.data_path, 'dataset': run.dataset}, 'vocab': list(learn.dls.vocab),
-               'batch_size': recipe.batch_size}, crop)
+    save_int8(q, out/'int8_model.pt',
+              {k: rep[k] for k in ('backend', 'model', 'recipe', 'checkpoint', 'method', 'path')} |
+              {'recipe_config': recipe.to_dict(), 'run': {'data_path': run.data_path, 'dataset': run.dataset},
+               'vocab': list(learn.dls.vocab), 'batch_size': recipe.batch_size}, crop)
     if fp32: write_quant_report(rep, out)
     else: save_json(out/'report.json', rep)
     return {**m, 'quant': rep}

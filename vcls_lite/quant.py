@@ -13,7 +13,8 @@ from torch import nn
 from torchvision.models.shufflenetv2 import ShuffleNetV2
 from fastprogress.fastprogress import progress_bar
 
-from .core import ConfigError, DataError, ModelError, RunDirError, atomic_path, interactive, one_line, save_json
+from .core import (
+    ConfigError, DataError, ModelError, RunDirError, atomic_path, interactive, one_line, save_json)
 from .checkpoint import load_checkpoint, load_weights
 from .report import markdown_table, measure_speed, save_fig
 from .train import checkpoint_recipe, checkpoint_run, recipe_dls
@@ -28,16 +29,19 @@ __all__ = ['AO_WARNINGS', 'META', 'SPEED_FORMS', 'REPORT_HEADER', 'quiet', 'engi
 
 # %% ../nbs/06_quant.ipynb #71ced236
 AO_WARNINGS = ('torch.ao.quantization is deprecated', 'Please use quant_min and quant_max',
-               'quantized tensor creation functions', '`torch.jit.trace', '`torch.jit.trace_method', '`torch.jit.freeze',
-               '`torch.jit.load', '`torch.jit.save', 'TorchScript',
-               'must run observer before calling calculate_qparams')   # torchvision's MobileNetV2 has FloatFunctionals it never calls
+               'quantized tensor creation functions', '`torch.jit.trace', '`torch.jit.trace_method',
+               '`torch.jit.freeze', '`torch.jit.load', '`torch.jit.save', 'TorchScript',
+               # torchvision's MobileNetV2 has FloatFunctionals it never calls
+               'must run observer before calling calculate_qparams')
 
 @contextlib.contextmanager
 def quiet():
-    "Hide `torch.ao` quantization's deprecation warnings (and TorchScript's) inside the block; other warnings still show."
+    """Hide `torch.ao` quantization's deprecation warnings (and TorchScript's) inside the block; other warnings still
+    show."""
     with warnings.catch_warnings():
         for m in AO_WARNINGS: warnings.filterwarnings('ignore', message=f'.*{re.escape(m)}')
-        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)   # tracing an int8 model reads its scales as constants, as intended
+        # tracing an int8 model reads its scales as constants, as intended
+        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         yield
 
 # %% ../nbs/06_quant.ipynb #ea19afd9
@@ -48,7 +52,8 @@ def engines() -> list[str]:
 def check_backend(backend:str) -> str:
     "`backend` if this PyTorch supports it as a quantized engine; else a `ConfigError` listing the ones it has."
     if backend not in engines():
-        raise ConfigError(f"quantized backend {backend!r} is not supported by this PyTorch build; use one of {', '.join(engines())}")
+        raise ConfigError(f"quantized backend {backend!r} is not supported by this PyTorch build; "
+                          f"use one of {', '.join(engines())}")
     return backend
 
 # %% ../nbs/06_quant.ipynb #22400a06
@@ -74,10 +79,12 @@ def prepare_model(model:nn.Module, name:str, backend:str='x86', qat:bool=False, 
     with quiet():
         if method == 'eager':
             if not hasattr(m, 'fuse_model'):
-                raise ModelError(f"{name} needs torchvision's quantizable twin; build it with build_model(..., quantizable=True)")
+                raise ModelError(f"{name} needs torchvision's quantizable twin; "
+                                 "build it with build_model(..., quantizable=True)")
             m.fuse_model(is_qat=qat)
             if isinstance(m, ShuffleNetV2): m.conv5.append(NCHW())
-            m.qconfig = (torch.ao.quantization.get_default_qat_qconfig if qat else torch.ao.quantization.get_default_qconfig)(backend)
+            m.qconfig = (torch.ao.quantization.get_default_qat_qconfig if qat else
+                         torch.ao.quantization.get_default_qconfig)(backend)
             m = (torch.ao.quantization.prepare_qat if qat else torch.ao.quantization.prepare)(m)
         else:
             from torch.ao.quantization import quantize_fx
@@ -89,7 +96,8 @@ def prepare_model(model:nn.Module, name:str, backend:str='x86', qat:bool=False, 
     return m
 
 def convert_model(prepared:nn.Module) -> nn.Module:
-    "The int8 model (on the CPU, in eval mode) of a calibrated or quantization-aware-trained `prepared` model; the argument is left as it is."
+    """The int8 model (on the CPU, in eval mode) of a calibrated or quantization-aware-trained `prepared` model;
+    the argument is left as it is."""
     m = copy.deepcopy(prepared).cpu().eval()
     with quiet():
         if prepared.vcls_quant == 'eager': q = torch.ao.quantization.convert(m)
@@ -103,11 +111,13 @@ def convert_model(prepared:nn.Module) -> nn.Module:
 def _plain(x): return x.as_subclass(torch.Tensor) if isinstance(x, torch.Tensor) else x
 
 def _bar(it):
-    "A progress bar over `it` in a notebook or a terminal; plain `it` when output goes to a file or a pipe (JSON stays clean)."
+    """A progress bar over `it` in a notebook or a terminal; plain `it` when output goes to a file or a pipe
+    (JSON stays clean)."""
     return progress_bar(it, leave=False) if interactive() else it
 
 def calibrate(prepared:nn.Module, dl, n_batches:int=QUANT['ptq'].calib_batches) -> int:
-    "Run `prepared` on `n_batches` batches of `dl` (no gradients) so its observers record ranges; returns the images seen."
+    """Run `prepared` on `n_batches` batches of `dl` (no gradients) so its observers record ranges; returns the images
+    seen."""
     if n_batches < 1: raise ConfigError(f"--calib-batches must be at least 1, got {n_batches}")
     prepared.eval(); seen = 0
     with torch.inference_mode():
@@ -139,7 +149,8 @@ def model_size_mb(model:nn.Module) -> float:
 META = 'vcls_meta.json'
 
 def save_int8(q:nn.Module, path, meta:dict, size:int) -> Path:
-    "Save int8 model `q` (traced at `size` px) as TorchScript at `path`, atomically, with `meta` (must hold 'backend') inside."
+    """Save int8 model `q` (traced at `size` px) as TorchScript at `path`, atomically, with `meta` (must hold 'backend')
+    inside."""
     if 'backend' not in meta: raise ValueError("meta must record the backend")
     with quiet():
         ts = torch.jit.trace(q.eval(), torch.zeros(1, 3, size, size))
@@ -167,38 +178,47 @@ def load_int8(path) -> tuple[nn.Module, dict]:
     torch.backends.quantized.engine = meta['backend']
     with quiet():
         try: m = torch.jit.load(str(path), map_location='cpu')
-        except Exception as e: raise RunDirError(f"{path} cannot be loaded ({one_line(e)[:100]}); make it again with `vcls quantize`") from None
+        except Exception as e:
+            raise RunDirError(f"{path} cannot be loaded ({one_line(e)[:100]}); "
+                              "make it again with `vcls quantize`") from None
     return m, meta
 
 # %% ../nbs/06_quant.ipynb #72f93481
 SPEED_FORMS = ('fp32', 'fp32 channels_last', 'int8')
 
 def fp32_from_checkpoint(ck:dict, path='the checkpoint') -> nn.Module:
-    "The fp32 model of checkpoint `ck` (read from `path`): its quantizable twin with the checkpoint's weights, in eval mode."
+    """The fp32 model of checkpoint `ck` (read from `path`): its quantizable twin with the checkpoint's weights,
+    in eval mode."""
     r = ck['config']['recipe']
-    if r.get('quant'): raise ConfigError("this is a quantization-aware training checkpoint: its int8 model is int8_model.pt "
-                                         "in the same run folder; quantize the checkpoint of an fp32 run instead")
+    if r.get('quant'):
+        raise ConfigError("this is a quantization-aware training checkpoint: its int8 model is int8_model.pt "
+                          "in the same run folder; quantize the checkpoint of an fp32 run instead")
     m = build_model(r['model'], len(ck['vocab']), r['crop'], r['strides'], quantizable=True)
     return load_weights(m, ck, path).eval()
 
 def compare_speed(fp32:nn.Module, q:nn.Module, size:int, iters:int=10, warmup:int=3) -> dict:
     "Latency and throughput of fp32 (both layouts) and int8 `q`, and int8's throughput over fp32's fastest form."
     sp = {'fp32': measure_speed(fp32, size, iters=iters, warmup=warmup),
-          'fp32 channels_last': measure_speed(copy.deepcopy(fp32), size, iters=iters, warmup=warmup, channels_last=True),
+          'fp32 channels_last': measure_speed(copy.deepcopy(fp32), size, iters=iters, warmup=warmup,
+                                              channels_last=True),
           'int8': measure_speed(q, size, iters=iters, warmup=warmup, channels_last=True)}
     best = max(sp['fp32']['throughput'], sp['fp32 channels_last']['throughput'])
     return {'speed': sp, 'speedup': sp['int8']['throughput'] / best}
 
-def quantize_checkpoint(checkpoint, data_path=None, dataset=None, backend:str='x86', calib_batches:int=QUANT['ptq'].calib_batches,
-                        batch_size:int=QUANT['ptq'].batch_size, output_dir=None, model:str|None=None, speed_size:int|None=None,
-                        iters:int=10, pt2e:bool=False) -> dict:
-    "PTQ of the fp32 model in `checkpoint`: int8 model, `report.json`, `report.md` and `report.png` in `output_dir`; returns the report."
+def quantize_checkpoint(checkpoint, data_path=None, dataset=None, backend:str='x86',
+                        calib_batches:int=QUANT['ptq'].calib_batches, batch_size:int=QUANT['ptq'].batch_size,
+                        output_dir=None, model:str|None=None, speed_size:int|None=None, iters:int=10,
+                        pt2e:bool=False) -> dict:
+    """PTQ of the fp32 model in `checkpoint`: int8 model, `report.json`, `report.md` and `report.png` in `output_dir`;
+    returns the report."""
     check_backend(backend)
     ck = load_checkpoint(checkpoint); cfg = ck['config']
     if model and resolve_name(model) != resolve_name(cfg['recipe']['model']):
-        raise ConfigError(f"--model {model} does not match the checkpoint, which holds a {cfg['recipe']['model']}; leave --model out")
+        raise ConfigError(f"--model {model} does not match the checkpoint, which holds a {cfg['recipe']['model']}; "
+                          "leave --model out")
     out = Path(output_dir) if output_dir else Path(checkpoint).parent/f'int8_{backend}'
-    if (out/'int8_model.pt').exists(): raise RunDirError(f"{out} already holds an int8 model; choose another --output-dir")
+    if (out/'int8_model.pt').exists():
+        raise RunDirError(f"{out} already holds an int8 model; choose another --output-dir")
     fp32 = fp32_from_checkpoint(ck, checkpoint)
     kw = {'data_path': str(data_path)} if data_path else {}
     if dataset: kw['dataset'] = dataset
@@ -215,16 +235,18 @@ def quantize_checkpoint(checkpoint, data_path=None, dataset=None, backend:str='x
     quant_seconds = time.perf_counter() - t
     acc = {'fp32': evaluate_model(fp32, dls.valid), 'int8': evaluate_model(q, dls.valid)}
     size = speed_size or crop
-    rep = {'checkpoint': str(checkpoint), 'output_dir': str(out), 'model': name, 'recipe': cfg['recipe']['name'], 'method': 'ptq',
-           'path': quant_method(name), 'backend': backend, 'calib_images': seen, 'quant_seconds': quant_seconds,
-           'data_path': dls.info['path'], 'n_valid': acc['int8']['n'], 'crop': crop, 'speed_size': size, 'threads': torch.get_num_threads(),
+    rep = {'checkpoint': str(checkpoint), 'output_dir': str(out), 'model': name, 'recipe': cfg['recipe']['name'],
+           'method': 'ptq', 'path': quant_method(name), 'backend': backend, 'calib_images': seen,
+           'quant_seconds': quant_seconds, 'data_path': dls.info['path'], 'n_valid': acc['int8']['n'],
+           'crop': crop, 'speed_size': size, 'threads': torch.get_num_threads(),
            **{f'{k}_{m}': acc[k][m] for k in acc for m in ('top1', 'top5')},
            'size_mb': {'fp32': model_size_mb(fp32), 'int8': model_size_mb(q)}, **compare_speed(fp32, q, size, iters)}
     if pt2e:   # the torchao path, measured beside the eager one (defined below)
         pq = pt2e_int8(fp32, dls.train, calib_batches, crop)
         acc2 = evaluate_model(pq, dls.valid)
         rep['pt2e'] = {'top1': acc2['top1'], 'top5': acc2['top5'], **measure_speed(pq, crop, iters=iters, warmup=3)}
-        rep['pt2e']['speedup'] = rep['pt2e']['throughput'] / max(rep['speed']['fp32']['throughput'], rep['speed']['fp32 channels_last']['throughput'])
+        rep['pt2e']['speedup'] = rep['pt2e']['throughput'] / max(rep['speed']['fp32']['throughput'],
+                                                                 rep['speed']['fp32 channels_last']['throughput'])
     out.mkdir(parents=True, exist_ok=True)
     meta = {k: rep[k] for k in ('backend', 'model', 'recipe', 'checkpoint', 'method', 'path')}
     save_int8(q, out/'int8_model.pt', {**meta, 'recipe_config': cfg['recipe'], 'run': cfg['run'], 'vocab': ck['vocab'],
@@ -239,22 +261,25 @@ def report_rows(reps:list[dict]) -> list[list]:
     for r in reps:
         sp = r['speed']
         rows.append([r['model'], r['path'], f"{100 * r['fp32_top1']:.1f}", f"{100 * r['int8_top1']:.1f}",
-                     f"{100 * (r['int8_top1'] - r['fp32_top1']):+.1f}", f"{100 * r['fp32_top5']:.1f}", f"{100 * r['int8_top5']:.1f}",
-                     f"{r['size_mb']['fp32']:.1f}", f"{r['size_mb']['int8']:.1f}",
+                     f"{100 * (r['int8_top1'] - r['fp32_top1']):+.1f}", f"{100 * r['fp32_top5']:.1f}",
+                     f"{100 * r['int8_top5']:.1f}", f"{r['size_mb']['fp32']:.1f}", f"{r['size_mb']['int8']:.1f}",
                      f"{sp['fp32 channels_last']['latency_ms']:.1f}", f"{sp['int8']['latency_ms']:.1f}",
                      f"{max(sp['fp32']['throughput'], sp['fp32 channels_last']['throughput']):.0f}",
                      f"{sp['int8']['throughput']:.0f}", f"{r['speedup']:.2f}x"])
     return rows
 
-REPORT_HEADER = ('model', 'path', 'top-1 fp32 %', 'top-1 int8 %', 'Δ top-1', 'top-5 fp32 %', 'top-5 int8 %', 'MB fp32', 'MB int8',
-                 'ms/img fp32 (b1)', 'ms/img int8 (b1)', 'img/s fp32 (b32)', 'img/s int8 (b32)', 'int8 speedup')
+REPORT_HEADER = ('model', 'path', 'top-1 fp32 %', 'top-1 int8 %', 'Δ top-1', 'top-5 fp32 %', 'top-5 int8 %',
+                 'MB fp32', 'MB int8', 'ms/img fp32 (b1)', 'ms/img int8 (b1)',
+                 'img/s fp32 (b32)', 'img/s int8 (b32)', 'int8 speedup')
 
 def plot_quant(reps:list[dict]):
     "Bars per model: top-1, size, batch-1 latency and batch-32 throughput, fp32 next to int8."
     names = [r['model'] for r in reps]
     panels = [('top-1 %', lambda r, k: 100 * r[f'{k}_top1']), ('size MB', lambda r, k: r['size_mb'][k]),
-              ('latency ms (batch 1)', lambda r, k: r['speed']['fp32 channels_last' if k == 'fp32' else k]['latency_ms']),
-              ('images/s (batch 32)', lambda r, k: r['speed']['fp32 channels_last' if k == 'fp32' else k]['throughput'])]
+              ('latency ms (batch 1)',
+               lambda r, k: r['speed']['fp32 channels_last' if k == 'fp32' else k]['latency_ms']),
+              ('images/s (batch 32)',
+               lambda r, k: r['speed']['fp32 channels_last' if k == 'fp32' else k]['throughput'])]
     fig, axs = plt.subplots(1, 4, figsize=(12, 2.2 + 0.35 * len(reps)))
     y = torch.arange(len(reps)).float()
     for ax, (title, f) in zip(axs, panels):
@@ -270,7 +295,8 @@ def write_quant_report(rep:dict, out:Path) -> list[Path]:
     "`report.json`, `report.md` and `report.png` for one quantization report in `out`."
     save_json(out/'report.json', rep)
     md = (f"# int8 {rep['method'].upper()} of {rep['model']} ({rep['path']} mode, {rep['backend']} backend)\n\n"
-          + markdown_table(report_rows([rep]), REPORT_HEADER) + f"\nSpeed at {rep['speed_size']} px on {rep['threads']} threads; "
+          + markdown_table(report_rows([rep]), REPORT_HEADER)
+          + f"\nSpeed at {rep['speed_size']} px on {rep['threads']} threads; "
           f"accuracy on {rep['n_valid']} validation images of {rep['data_path']}.\n")
     with atomic_path(out/'report.md') as tmp: tmp.write_text(md)
     return [out/'report.json', out/'report.md', save_fig(plot_quant([rep]), out/'report.png')]
@@ -282,7 +308,8 @@ def evaluate_int8(path, data_path=None, dataset=None, batch_size:int|None=None) 
     cfg = {'recipe': meta['recipe_config'], 'run': meta['run']}
     kw = {'data_path': str(data_path)} if data_path else {}
     if dataset: kw['dataset'] = dataset
-    dls = recipe_dls(checkpoint_recipe(cfg, batch_size or meta.get('batch_size')), checkpoint_run(cfg, device='cpu', **kw), torch.device('cpu'), valid_only=True)
+    dls = recipe_dls(checkpoint_recipe(cfg, batch_size or meta.get('batch_size')),
+                     checkpoint_run(cfg, device='cpu', **kw), torch.device('cpu'), valid_only=True)
     if list(dls.vocab) != meta['vocab']:
         raise DataError(f"the classes of {data_path or 'the sample'} differ from the int8 model's "
                         f"({len(dls.vocab)} vs {len(meta['vocab'])}); evaluate on data with the same classes")
@@ -291,15 +318,16 @@ def evaluate_int8(path, data_path=None, dataset=None, batch_size:int|None=None) 
 
 # %% ../nbs/06_quant.ipynb #bcb2dd29
 def published_int8(name:str) -> dict|None:
-    "torchvision's published int8 weights for `name`: fp32 and int8 ImageNet top-1/top-5 (%), backend, weights; None if none."
+    """torchvision's published int8 weights for `name`: fp32 and int8 ImageNet top-1/top-5 (%), backend, weights;
+    None if none."""
     key = resolve_name(name)
     if key not in QUANTIZABLE: return None
     import torchvision.models as tvm
     w = tvm.get_model_weights(f'quantized_{key}').DEFAULT
     fp = w.meta['unquantized']
     acc, facc = w.meta['_metrics']['ImageNet-1K'], fp.meta['_metrics']['ImageNet-1K']
-    return {'fp32_top1': facc['acc@1'], 'int8_top1': acc['acc@1'], 'fp32_top5': facc['acc@5'], 'int8_top5': acc['acc@5'],
-            'backend': w.meta['backend'], 'weights': f'{type(w).__name__}.{w.name}'}
+    return {'fp32_top1': facc['acc@1'], 'int8_top1': acc['acc@1'], 'fp32_top5': facc['acc@5'],
+            'int8_top5': acc['acc@5'], 'backend': w.meta['backend'], 'weights': f'{type(w).__name__}.{w.name}'}
 
 # %% ../nbs/06_quant.ipynb #1f550d99
 @contextlib.contextmanager
@@ -316,18 +344,20 @@ def quiet_logs():
         for n, lvl in zip(names, old): logging.getLogger(n).setLevel(lvl)
 
 def pt2e_int8(model:nn.Module, dl, n_batches:int, size:int) -> nn.Module:
-    "torchao PT2E int8 of fp32 `model` (strict export, `X86InductorQuantizer`, calibrated on `n_batches` of `dl`), compiled."
+    """torchao PT2E int8 of fp32 `model` (strict export, `X86InductorQuantizer`, calibrated on `n_batches` of `dl`),
+    compiled."""
     try:
         with quiet_logs(): from torchao.quantization.pt2e import allow_exported_model_train_eval
         from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, convert_pt2e
-        from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (X86InductorQuantizer,
-                                                                               get_default_x86_inductor_quantization_config)
+        from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+            X86InductorQuantizer, get_default_x86_inductor_quantization_config)
     except ImportError: raise ConfigError("the PT2E path needs torchao: pip install torchao") from None
     import torch._inductor.config as inductor_config
     example = (torch.zeros(2, 3, size, size),)
     with quiet(), quiet_logs(), torch.no_grad():
         batch = ({0: torch.export.Dim('batch', min=1, max=65536)},)   # any batch size, one compiled graph
-        exported = torch.export.export(copy.deepcopy(model).cpu().eval(), example, dynamic_shapes=batch, strict=True).module()
+        exported = torch.export.export(copy.deepcopy(model).cpu().eval(), example, dynamic_shapes=batch,
+                                       strict=True).module()
         quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config())
         prepared = allow_exported_model_train_eval(prepare_pt2e(exported, quantizer))   # so .eval() works on it
         calibrate(prepared, dl, n_batches)

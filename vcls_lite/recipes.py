@@ -47,7 +47,8 @@ class Recipe:
     batch_size: int = 32                      # images per step per device
     global_batch: int = 256                   # images per optimizer step in the seed's run
     optimizer: str = 'sgd'                    # every seed recipe uses SGD
-    lr: float = 0.1                           # learning rate at epoch 0 (after warmup), for `global_batch` images per step
+    lr: float = 0.1                           # learning rate at epoch 0 (after warmup),
+                                              # for `global_batch` images per step
     momentum: float = 0.9                     # SGD momentum
     weight_decay: float = 1e-4                # L2 penalty on all parameters
     schedule: Schedule = field(default_factory=Schedule)  # the learning-rate schedule's shape (`vcls_lite.schedules`)
@@ -132,8 +133,8 @@ def source_of(self:Recipe, name:str) -> str:
     return self.sources.get(name) or DEFAULT_SOURCES.get(name, '')
 
 # %% ../nbs/05_recipes.ipynb #170e8e8d
-_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'dict': (dict,), 'None': (type(None),),
-          'Schedule': (Schedule,)}
+_TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'dict': (dict,),
+          'None': (type(None),), 'Schedule': (Schedule,)}
 
 def _type_ok(v, annotation:str) -> bool:
     ok = tuple(t for part in annotation.split('|') for t in _TYPES[part.strip()])
@@ -148,11 +149,13 @@ def check(r:Recipe) -> Recipe:
             raise ConfigError(f"recipe field {f.name} must be {f.type.replace(' | ', ' or ')}, got {v!r} "
                               f"({type(v).__name__}); pass a value of that type")
     def bad(flag, why): raise ConfigError(f"--{flag} {why}")
-    for flag, v in (('lr', r.lr), ('epochs', r.epochs), ('batch-size', r.batch_size), ('crop', r.crop), ('resize', r.resize),
-                    ('global-batch', r.global_batch)):
+    for flag, v in (('lr', r.lr), ('epochs', r.epochs), ('batch-size', r.batch_size), ('crop', r.crop),
+                    ('resize', r.resize), ('global-batch', r.global_batch)):
         if not v > 0: bad(flag, f"must be positive, got {v}; pass a positive value with --{flag}")
-    for flag, v, hi in (('crop', r.crop, 4096), ('resize', r.resize, 4096), ('batch-size', r.batch_size, 65536), ('lr', r.lr, 100)):
-        if v > hi: bad(flag, f"{v} is absurd (at most {hi}; the seeds use crops of 32-299 px, batches of 32-512, rates of 0.001-0.8)")
+    for flag, v, hi in (('crop', r.crop, 4096), ('resize', r.resize, 4096), ('batch-size', r.batch_size, 65536),
+                        ('lr', r.lr, 100)):
+        if v > hi: bad(flag, f"{v} is absurd (at most {hi}; the seeds use crops of 32-299 px, batches of 32-512, "
+                             "rates of 0.001-0.8)")
     if r.optimizer != 'sgd': bad('opt', f"{r.optimizer!r} is not available: every seed recipe uses sgd; pass --opt sgd")
     if not r.momentum >= 0: bad('momentum', f"must be >= 0, got {r.momentum}")
     if not r.weight_decay >= 0: bad('weight-decay', f"must be >= 0, got {r.weight_decay}")
@@ -208,18 +211,24 @@ def _recipe(seed:str, model:str, section:str, base:dict, sched:dict|None=None, *
     return Recipe(name=name, source=f"{seed}: {section}", model=model, schedule=shape, sources=srcs, **vals)
 
 _TV = {k: (v, 'tv: parameters table') for k, v in {'epochs': 90, 'batch_size': 32, 'lr': 0.1, 'momentum': 0.9,
-                                                     'weight_decay': 1e-4, 'schedule.step_size': 30, 'schedule.gamma': 0.1}.items()}
+                                                     'weight_decay': 1e-4, 'schedule.step_size': 30,
+                                                     'schedule.gamma': 0.1}.items()}
 _TV['global_batch'] = (256, 'tv: "trained on 8x V100 GPUs", batch 32 each')
 
 def _tv_recipes() -> list[Recipe]:
-    rs = [_recipe('tv', m, 'parameters table', _TV) for m in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152')]
-    rs += [_recipe('tv', m, 'AlexNet and VGG: --lr 1e-2', _TV, lr=1e-2) for m in ('alexnet', 'vgg11', 'vgg13', 'vgg16', 'vgg19')]
-    rs += [_recipe('tv', m, 'AlexNet and VGG: _bn variants use the defaults', _TV) for m in ('vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn')]
+    rs = [_recipe('tv', m, 'parameters table', _TV)
+          for m in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152')]
+    rs += [_recipe('tv', m, 'AlexNet and VGG: --lr 1e-2', _TV, lr=1e-2)
+           for m in ('alexnet', 'vgg11', 'vgg13', 'vgg16', 'vgg19')]
+    rs += [_recipe('tv', m, 'AlexNet and VGG: _bn variants use the defaults', _TV)
+           for m in ('vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn')]
     rs += [_recipe('tv', 'resnext50_32x4d', 'ResNext-50 32x4d: --epochs 100', _TV, epochs=100),
-           _recipe('tv', 'resnext101_32x8d', 'ResNext-101 32x8d: --epochs 100 on 8 nodes x 8 GPUs', _TV, epochs=100, global_batch=64 * 32),
+           _recipe('tv', 'resnext101_32x8d', 'ResNext-101 32x8d: --epochs 100 on 8 nodes x 8 GPUs', _TV, epochs=100,
+                   global_batch=64 * 32),
            _recipe('tv', 'mobilenet_v2', 'MobileNetV2 command', _TV, epochs=300, lr=0.045, weight_decay=4e-5,
                    sched=dict(step_size=1, gamma=0.98)),
-           _recipe('tv', 'inception_v3', 'Quantized: inception_v3 expects 299 px, Resize(342) + CenterCrop(299)', _TV, resize=342, crop=299),
+           _recipe('tv', 'inception_v3', 'Quantized: inception_v3 expects 299 px, Resize(342) + CenterCrop(299)', _TV,
+                   resize=342, crop=299),
            _recipe('tv', 'mobilenet_v2', 'Quantized: Mobilenet-v2 quantization aware training settings', _TV,
                    name='torchvision/qat_mobilenet_v2', quant='qat', lr=1e-4, epochs=90, momentum=0.9, batch_size=32,
                    weight_decay=1e-4, sched=dict(step_size=30, gamma=0.1))]
@@ -233,8 +242,10 @@ _TI = {k: (v, 'ti-config') for k, v in {
     'image_scale': (0.017125, 0.017507, 0.017429)}.items()}
 
 def _ti_recipes() -> list[Recipe]:
-    rs = [_recipe('ti', 'mobilenetv2_tv_x1', f'Cifar Dataset: {d} command (crop 32, rand_scale 0.5 1.0, small-input strides)', _TI,
-                  name=f'edgeailite/{d}_mobilenetv2_tv_x1', dataset=d, resize=32, crop=32, rand_scale=(0.5, 1.0), strides='auto')
+    rs = [_recipe('ti', 'mobilenetv2_tv_x1',
+                  f'Cifar Dataset: {d} command (crop 32, rand_scale 0.5 1.0, small-input strides)', _TI,
+                  name=f'edgeailite/{d}_mobilenetv2_tv_x1', dataset=d, resize=32, crop=32, rand_scale=(0.5, 1.0),
+                  strides='auto')
           for d in ('cifar10', 'cifar100')]
     rs += [_recipe('ti', m, 'ImageNet / image folder commands and results table', _TI)
            for m in ('mobilenetv1_x1', 'mobilenetv2_tv_x1', 'resnet50_x1', 'resnet50_xp5')]
@@ -244,9 +255,10 @@ def _ti_recipes() -> list[Recipe]:
 
 # %% ../nbs/05_recipes.ipynb #90d45437
 _CAM_TABLE = {  # model: (lr, weight decay, epochs)  [cam: Optimizer table]
-    'resnet50': (0.1, 1e-4, 100), 'resnet18': (0.2, 1e-4, 150), 'vgg16': (0.02, 1e-4, 100), 'mobilenet_v2': (0.05, 4e-5, 100),
-    'alexnet': (0.04, 1e-4, 150), 'googlenet': (0.1, 4e-5, 150), 'resnet101': (0.1, 4e-5, 100), 'vgg19': (0.01, 1e-4, 100),
-    'vgg16_bn': (0.01, 1e-4, 150), 'shufflenet_v2_x0_5': (0.5, 4e-5, 300), 'shufflenet_v2_x1_0': (0.5, 4e-5, 300)}
+    'resnet50': (0.1, 1e-4, 100), 'resnet18': (0.2, 1e-4, 150), 'vgg16': (0.02, 1e-4, 100),
+    'mobilenet_v2': (0.05, 4e-5, 100), 'alexnet': (0.04, 1e-4, 150), 'googlenet': (0.1, 4e-5, 150),
+    'resnet101': (0.1, 4e-5, 100), 'vgg19': (0.01, 1e-4, 100), 'vgg16_bn': (0.01, 1e-4, 150),
+    'shufflenet_v2_x0_5': (0.5, 4e-5, 300), 'shufflenet_v2_x1_0': (0.5, 4e-5, 300)}
 _CAM = {'batch_size': (64, 'cam: -b help, 256 per node over the 4 MLUs of the run scripts'),
         'global_batch': (256, 'cam: -b help, 256 per node'), 'momentum': (0.9, 'cam-script'),
         'schedule.kind': ('poly', 'cam: Optimizer table, "Linear schedule"'),
@@ -255,7 +267,8 @@ _CAM = {'batch_size': (64, 'cam: -b help, 256 per node over the 4 MLUs of the ru
         'hflip': (0.5, 'cam: Data Augmentation, RandomHorizontalFlip')}
 
 def _cam_recipes() -> list[Recipe]:
-    return [_recipe('cam', m, 'Optimizer table', _CAM, lr=lr, weight_decay=wd, epochs=ep) for m, (lr, wd, ep) in _CAM_TABLE.items()]
+    return [_recipe('cam', m, 'Optimizer table', _CAM, lr=lr, weight_decay=wd, epochs=ep)
+            for m, (lr, wd, ep) in _CAM_TABLE.items()]
 
 # %% ../nbs/05_recipes.ipynb #85dcb555
 MIN_CROP = {'alexnet': 64, 'inception_v3': 75,    # px; smaller inputs shrink to nothing inside these models
@@ -277,8 +290,8 @@ def sample_scales(r:Recipe) -> dict:
     fit = round(DEMO_BUDGET / DEMO_SECONDS[key]) if key in DEMO_SECONDS else DEMO_EPOCHS
     epochs = min(18, max(3, fit, 2 * r.schedule.rates(r.epochs)))
     lr = scaled_lr(r, 64) if has_norm(r.model) else r.lr
-    demo = dict(epochs=epochs, schedule=r.schedule.compress(r.epochs, epochs), dataset=None, batch_size=64, lr=lr, crop=crop, resize=round(crop / 0.875),
-                rand_scale=(0.35, 1.0), hflip=0.0)
+    demo = dict(epochs=epochs, schedule=r.schedule.compress(r.epochs, epochs), dataset=None, batch_size=64, lr=lr,
+                crop=crop, resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0)
     smoke = dict(demo, epochs=2, schedule=r.schedule.compress(r.epochs, 2), iters=4, eval_iters=2)
     return {'demo': demo, 'smoke': smoke}
 
@@ -297,23 +310,27 @@ def get_recipe(name:str=DEFAULT_RECIPE) -> Recipe:
     short = [k for k in RECIPES if k.split('/', 1)[1] == name]
     if len(short) == 1: return RECIPES[short[0]]
     if short: raise ConfigError(f"recipe {name!r} exists in several seeds: {', '.join(short)}; pass the full name")
-    raise ConfigError(f"unknown recipe {name!r}{did_you_mean(name, list(RECIPES) + [k.split('/', 1)[1] for k in RECIPES])}; "
+    raise ConfigError(f"unknown recipe {name!r}"
+                      f"{did_you_mean(name, list(RECIPES) + [k.split('/', 1)[1] for k in RECIPES])}; "
                       "run `vcls recipes` to list them")
 
 # %% ../nbs/05_recipes.ipynb #d292c748
+# column: `Recipe.flat` key
 TABLE_FIELDS = {k: k for k in ('name', 'model', 'epochs', 'batch_size', 'global_batch', 'lr', 'momentum',
-                               'weight_decay')} | {'sched': 'schedule.kind', 'crop': 'crop'}   # column: `Recipe.flat` key
+                               'weight_decay')} | {'sched': 'schedule.kind', 'crop': 'crop'}
 
 def recipes_table(recipes=None) -> str:
     "A plain-text table of `recipes` (default: all registered)."
-    return text_table([[r.flat()[k] for k in TABLE_FIELDS.values()] for r in (recipes or RECIPES.values())], TABLE_FIELDS)
+    return text_table([[r.flat()[k] for k in TABLE_FIELDS.values()] for r in (recipes or RECIPES.values())],
+                      TABLE_FIELDS)
 
 def lr_per_epoch(r:Recipe) -> list[float]:
     "The learning rate of each epoch of `r` (at its first step)."
     return r.lrs()
 
 def recipe_diff(a:Recipe, b:Recipe) -> dict:
-    "The hyper-parameters where `a` and `b` differ: {field: (a's value, b's value)} (schedule settings as `schedule.<name>`)."
+    """The hyper-parameters where `a` and `b` differ: {field: (a's value, b's value)}
+    (schedule settings as `schedule.<name>`)."""
     da, db = a.flat(), b.flat()
     return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
 
@@ -341,6 +358,6 @@ def complexity_table(recipes=None) -> list[dict]:
 def complexity_text(rows:list[dict]) -> str:
     "`complexity_table` rows as the plain-text table `vcls complexity --recipes` prints."
     fmt = lambda v, f: '-' if v is None else format(v, f)
-    return text_table([[r['recipe'], r['crop'], f"{r['params'] / 1e6:.2f}", fmt(r['gmacs'], '.3f'), fmt(r['tv_gmacs'], '.3f'),
-                    fmt(r['ti_gmacs'], '.3f')] for r in rows],
+    return text_table([[r['recipe'], r['crop'], f"{r['params'] / 1e6:.2f}", fmt(r['gmacs'], '.3f'),
+                        fmt(r['tv_gmacs'], '.3f'), fmt(r['ti_gmacs'], '.3f')] for r in rows],
                   ('recipe', 'crop', 'params_M', 'gmacs', 'torchvision', 'edgeailite'))

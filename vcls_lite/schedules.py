@@ -39,12 +39,14 @@ def cosine_lr(t:float, base_lr:float, total:int, lr_min:float=0.0) -> float:
 
 # %% ../nbs/03_schedules.ipynb #a9be1163
 def warmup_factor(t:float, warmup:int, method:str='linear', decay:float=0.01) -> float:
-    "The factor on the learning rate at tick `t < warmup`: `LinearLR(start_factor=decay)` or `ConstantLR(factor=decay)`."
+    """The factor on the learning rate at tick `t < warmup`: `LinearLR(start_factor=decay)` or
+    `ConstantLR(factor=decay)`."""
     return decay + (1 - decay) * t / warmup if method == 'linear' else decay
 
 def onecycle_lr(t:float, base_lr:float, total:int, pct_start:float=0.3, div_factor:float=25.0,
                 final_div_factor:float=1e4) -> float:
-    "`OneCycleLR` (cosine, two phases): from `base_lr/div_factor` up to `base_lr`, then down to 1/`final_div_factor` of the start."
+    """`OneCycleLR` (cosine, two phases): from `base_lr/div_factor` up to `base_lr`, then down to 1/`final_div_factor`
+    of the start."""
     lo, hi, end = base_lr / div_factor, base_lr, base_lr / div_factor / final_div_factor
     up = pct_start * total - 1   # the step where the peak is reached, as torch counts
     a, b, pct = (lo, hi, t / up) if t <= up else (hi, end, (t - up) / (total - 1 - up))
@@ -63,8 +65,10 @@ class Kind:
 
 KINDS = {
     'step': Kind(lambda t, lr, n, s: step_lr(t, lr, s.step_size, s.gamma), ('step_size', 'gamma'), 'StepLR'),
-    'multistep': Kind(lambda t, lr, n, s: multistep_lr(t, lr, s.milestones, s.gamma), ('milestones', 'gamma'), 'MultiStepLR'),
-    'exponential': Kind(lambda t, lr, n, s: exponential_lr(t, lr, s.gamma), ('gamma',), 'ExponentialLR', per_tick=('gamma',)),
+    'multistep': Kind(lambda t, lr, n, s: multistep_lr(t, lr, s.milestones, s.gamma), ('milestones', 'gamma'),
+                      'MultiStepLR'),
+    'exponential': Kind(lambda t, lr, n, s: exponential_lr(t, lr, s.gamma), ('gamma',), 'ExponentialLR',
+                        per_tick=('gamma',)),
     'poly': Kind(lambda t, lr, n, s: poly_lr(t, lr, n, s.power, s.lr_min), ('power', 'lr_min'), 'PolynomialLR',
                  aliases=('linear',)),   # Cambricon's "Linear schedule"
     'cosine': Kind(lambda t, lr, n, s: cosine_lr(t, lr, n, s.lr_min), ('lr_min',), 'CosineAnnealingLR'),
@@ -86,25 +90,27 @@ def schedule_kind(name:str) -> str:
 WARMUP_METHODS = ('linear', 'constant')
 
 def param(default, help:str, *flags, source:str='', ticks:bool=False, **arg):
-    "A `Schedule` setting: default, help with its unit, `vcls train` flags, its default's source, whether it counts ticks."
+    """A `Schedule` setting: default, help with its unit, `vcls train` flags, its default's source, whether it counts
+    ticks."""
     return field(default=default, metadata={'help': help, 'flags': flags, 'source': source, 'ticks': ticks, 'arg': arg})
 
 @dataclass(frozen=True)
 class Schedule:
     "The shape of a learning-rate schedule; `lr(t, base_lr, total)` is the rate at tick `t` of `total`."
-    kind: str = param('step', f"{', '.join(KINDS)} (or torch's names: steplr, cosineannealinglr, ...)", '--lr-scheduler',
-                      '--sched', source='tv: steplr', metavar='NAME')
+    kind: str = param('step', f"{', '.join(KINDS)} (or torch's names: steplr, cosineannealinglr, ...)",
+                      '--lr-scheduler', '--sched', source='tv: steplr', metavar='NAME')
     on: str = param('epoch', 'update the rate every epoch or every step', '--sched-on', source='tv: per epoch',
                     choices=('epoch', 'step'))
     step_size: int = param(30, 'step: ticks (epochs) between drops', '--lr-step-size', source='tv table', ticks=True,
                            type=int, metavar='N')
-    gamma: float = param(0.1, 'step, multistep: factor per drop; exponential: per tick', '--lr-gamma', source='tv table',
-                         type=float, metavar='G')
-    milestones: tuple = param((), 'multistep: ticks where the rate drops', '--lr-milestones', source='ti-config: 30 60 90',
-                              ticks=True, type=int, nargs='+', metavar='E')
+    gamma: float = param(0.1, 'step, multistep: factor per drop; exponential: per tick', '--lr-gamma',
+                         source='tv table', type=float, metavar='G')
+    milestones: tuple = param((), 'multistep: ticks where the rate drops', '--lr-milestones',
+                              source='ti-config: 30 60 90', ticks=True, type=int, nargs='+', metavar='E')
     power: float = param(1.0, 'poly: exponent (1 = linear decay)', '--lr-power', source='ti-config polystep_power',
                          type=float, metavar='P')
-    lr_min: float = param(0.0, 'poly, cosine: final learning rate', '--lr-min', source='tv --lr-min', type=float, metavar='LR')
+    lr_min: float = param(0.0, 'poly, cosine: final learning rate', '--lr-min', source='tv --lr-min', type=float,
+                          metavar='LR')
     warmup: int = param(0, 'ticks (epochs) of warmup before the schedule', '--lr-warmup-epochs', '--warmup-epochs',
                         source='tv --lr-warmup-epochs', ticks=True, type=int, metavar='N')
     warmup_method: str = param('linear', 'warmup: a linear ramp or a constant factor', '--lr-warmup-method',
@@ -132,13 +138,17 @@ def check_shape(s:Schedule) -> None:
     reads = KINDS[s.kind].reads
     if 'step_size' in reads and not s.step_size > 0:
         bad(f"{flag('step_size')} must be a positive number of epochs, got {s.step_size}; pass e.g. --lr-step-size 30")
-    if 'gamma' in reads and not s.gamma > 0: bad(f"{flag('gamma')} must be positive, got {s.gamma}; pass e.g. --lr-gamma 0.1")
-    if 'milestones' in reads and (not s.milestones or list(s.milestones) != sorted(set(s.milestones)) or s.milestones[0] <= 0):
-        bad(f"{flag('milestones')} must be increasing positive epochs, got {list(s.milestones)}; pass e.g. --lr-milestones 30 60 90")
+    if 'gamma' in reads and not s.gamma > 0:
+        bad(f"{flag('gamma')} must be positive, got {s.gamma}; pass e.g. --lr-gamma 0.1")
+    if 'milestones' in reads and (not s.milestones or list(s.milestones) != sorted(set(s.milestones))
+                                  or s.milestones[0] <= 0):
+        bad(f"{flag('milestones')} must be increasing positive epochs, got {list(s.milestones)}; "
+            "pass e.g. --lr-milestones 30 60 90")
     if 'power' in reads and not s.power > 0: bad(f"{flag('power')} must be positive, got {s.power}")
     for k in ('div_factor', 'final_div_factor'):
         if k in reads and not getattr(s, k) > 0: bad(f"{flag(k)} must be positive, got {getattr(s, k)}")
-    if 'pct_start' in reads and not 0 < s.pct_start < 1: bad(f"{flag('pct_start')} must be between 0 and 1, got {s.pct_start}")
+    if 'pct_start' in reads and not 0 < s.pct_start < 1:
+        bad(f"{flag('pct_start')} must be between 0 and 1, got {s.pct_start}")
     if s.warmup_method not in WARMUP_METHODS: bad(f"unknown warmup method {s.warmup_method!r}; use linear or constant")
     if s.warmup < 0: bad(f"{flag('warmup')} must be 0 or more, got {s.warmup}")
     if s.warmup and not KINDS[s.kind].warmup:
@@ -167,10 +177,12 @@ def check(self:Schedule, base_lr:float, total:int, steps:int|None=None) -> Sched
     if 'lr_min' in KINDS[self.kind].reads and not 0 <= self.lr_min < base_lr:
         bad(f"{flag('lr_min')} must be at least 0 and below --lr ({base_lr}), got {self.lr_min}")
     if self.warmup >= total:
-        bad(f"{flag('warmup')} ({self.warmup}) must be shorter than the run ({total} epochs); lower it or raise --epochs")
+        bad(f"{flag('warmup')} ({self.warmup}) must be shorter than the run ({total} epochs); "
+            "lower it or raise --epochs")
     ticks = total if self.on == 'epoch' else total * steps if steps else None
     if self.kind == 'onecycle' and ticks is not None and self.pct_start * ticks < 2:
-        bad(f"one-cycle needs at least 2 ticks going up; raise {flag('pct_start')} or the run length, or pass --sched-on step")
+        bad(f"one-cycle needs at least 2 ticks going up; raise {flag('pct_start')} or the run length, "
+            "or pass --sched-on step")
     return self
 
 # %% ../nbs/03_schedules.ipynb #e4a0dfbf
@@ -189,14 +201,17 @@ def compress(self:Schedule, total:int, epochs:int) -> Schedule:
     for fl in fields(self):
         if not fl.metadata['ticks']: continue
         v = getattr(self, fl.name)
-        ch[fl.name] = tuple(max(1, round(m / f)) for m in v) if isinstance(v, tuple) else max(1, round(v / f)) if v else 0
+        ch[fl.name] = (tuple(max(1, round(m / f)) for m in v) if isinstance(v, tuple) else
+                       max(1, round(v / f)) if v else 0)
     ch['warmup'] = min(ch['warmup'], epochs - 1)
-    if self.kind == 'step' and self.step_size / f < 1:   # drops closer than an epoch: one per epoch, the same total decay
+    # drops closer than an epoch: one per epoch, the same total decay
+    if self.kind == 'step' and self.step_size / f < 1:
         ch.update(step_size=1, gamma=self.gamma ** (f / self.step_size))
     return dataclasses.replace(self, **ch, **{k: getattr(self, k) ** f for k in KINDS[self.kind].per_tick})
 
 @patch
 def rates(self:Schedule, total:int) -> int:
-    "How many rates a step or multistep schedule of `total` ticks runs at (its whole steps); 1 for the smooth kinds."
+    """How many rates a step or multistep schedule of `total` ticks runs at (its whole steps); 1 for the smooth
+    kinds."""
     if self.kind == 'multistep': return len(self.milestones) + 1
     return total // self.step_size if self.kind == 'step' and self.step_size > 1 else 1

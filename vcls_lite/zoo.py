@@ -13,7 +13,8 @@ import matplotlib.ticker
 import torch
 from fastprogress.fastprogress import progress_bar
 
-from .core import ConfigError, DataError, RunDirError, VclsError, did_you_mean, interactive, one_line, save_json
+from .core import (
+    ConfigError, DataError, RunDirError, VclsError, did_you_mean, interactive, one_line, save_json)
 from .rundir import Run, holds_run
 from .train import train
 from .models import model_complexity, published
@@ -43,8 +44,9 @@ def zoo_recipes(models=None) -> list:
 def zoo_settings(recipe, scale:str, data_path=None, speed_size:int|None=None, iters:int=5, backend:str='x86') -> dict:
     "What a zoo record was measured with; a record is reused only when all of it matches."
     size = speed_size or (recipe.at_scale(scale).crop if scale == 'smoke' else recipe.crop)
-    return {'recipe': recipe.name, 'scale': scale, 'data_path': str(data_path) if data_path else None, 'speed_size': size,
-            'iters': iters, 'backend': backend, 'torch': torch.__version__.split('+')[0], 'threads': torch.get_num_threads()}
+    return {'recipe': recipe.name, 'scale': scale, 'data_path': str(data_path) if data_path else None,
+            'speed_size': size, 'iters': iters, 'backend': backend, 'torch': torch.__version__.split('+')[0],
+            'threads': torch.get_num_threads()}
 
 # %% ../nbs/09_zoo.ipynb #4c8dd949
 def _check_run_dir(out:Path, scale:str, data_path) -> None:
@@ -61,7 +63,8 @@ def _trained(recipe, scale:str, out:Path, data_path) -> dict:
     _check_run_dir(out, scale, data_path)
     done = out/'metrics.json'
     if done.exists() and json.loads(done.read_text()).get('status') == 'finished': return json.loads(done.read_text())
-    run = Run(data_path=data_path, scale=scale, print_freq=10**9, **({'resume': str(out)} if holds_run(out) else {'output_dir': str(out)}))
+    run = Run(data_path=data_path, scale=scale, print_freq=10**9,
+              **({'resume': str(out)} if holds_run(out) else {'output_dir': str(out)}))
     with contextlib.redirect_stdout(io.StringIO()): return train(recipe.at_scale(scale), run)
 
 def _quantized(out:Path, data_path, settings:dict) -> dict:
@@ -85,12 +88,15 @@ def measure(recipe, root:Path, settings:dict, data_path=None) -> dict:
     sp, size = rep['speed'], settings['speed_size']
     fp32 = max(('fp32', 'fp32 channels_last'), key=lambda k: sp[k]['throughput'])   # the faster layout
     tv, ti = published(recipe.model), TI_PUBLISHED.get(recipe.model)
-    return {**settings, 'status': 'ok', 'model': recipe.model, 'run_dir': str(out), 'top1': m['top1'], 'top5': m['top5'],
-            'params': m['params'], 'gmacs': model_complexity(recipe.model, size, NUM_CLASSES.get(recipe.dataset, 1000), recipe.strides)['gmacs'],
+    return {**settings, 'status': 'ok', 'model': recipe.model, 'run_dir': str(out),
+            'top1': m['top1'], 'top5': m['top5'], 'params': m['params'],
+            'gmacs': model_complexity(recipe.model, size, NUM_CLASSES.get(recipe.dataset, 1000),
+                                      recipe.strides)['gmacs'],
             'fp32_layout': fp32, 'latency_ms': sp[fp32]['latency_ms'], 'throughput': sp[fp32]['throughput'],
             'int8_top1': rep['int8_top1'], 'int8_top5': rep['int8_top5'], 'int8_latency_ms': sp['int8']['latency_ms'],
             'int8_throughput': sp['int8']['throughput'], 'int8_speedup': rep['speedup'],
-            'train_images_per_sec': m['images_per_sec'], 'train_seconds': m['train_seconds'], 'train_wall_seconds': m['fit_seconds'],
+            'train_images_per_sec': m['images_per_sec'], 'train_seconds': m['train_seconds'],
+            'train_wall_seconds': m['fit_seconds'],
             'seconds': time.perf_counter() - t0, 'measured_at': time.strftime('%Y-%m-%d %H:%M:%S'),
             'published': {'torchvision_top1': tv and tv['top1'], 'torchvision_gmacs': tv and tv['gmacs'],
                           'edgeailite_top1': ti and ti[1], 'edgeailite_gmacs': ti and ti[0]}}
@@ -101,7 +107,8 @@ def load_zoo(root:Path) -> dict:
     f = Path(root)/'zoo.json'
     if not f.exists(): return {'records': {}}
     try: zoo = json.loads(f.read_text())
-    except json.JSONDecodeError as e: raise RunDirError(f"{f} is not valid JSON ({e}); move it away to start that zoo again") from None
+    except json.JSONDecodeError as e:
+        raise RunDirError(f"{f} is not valid JSON ({e}); move it away to start that zoo again") from None
     if not isinstance(zoo, dict) or not isinstance(zoo.get('records'), dict):
         raise RunDirError(f"{f} is not a zoo file (no 'records'); choose another --output-dir")
     return zoo
@@ -109,8 +116,9 @@ def load_zoo(root:Path) -> dict:
 # %% ../nbs/09_zoo.ipynb #dc399610
 def _line(rec:dict) -> str:
     if rec['status'] != 'ok': return f"{rec['recipe']:38s} FAILED: {rec['error']}"
-    return (f"{rec['recipe']:38s} top-1 {100 * rec['top1']:5.1f}%  {rec['gmacs']:7.3f} GMACs  {rec['latency_ms']:8.1f} ms  "
-            f"int8 {100 * rec['int8_top1']:5.1f}% x{rec['int8_speedup']:.2f}  ({rec['seconds']:.0f} s)")
+    return (f"{rec['recipe']:38s} top-1 {100 * rec['top1']:5.1f}%  {rec['gmacs']:7.3f} GMACs  "
+            f"{rec['latency_ms']:8.1f} ms  int8 {100 * rec['int8_top1']:5.1f}% x{rec['int8_speedup']:.2f}  "
+            f"({rec['seconds']:.0f} s)")
 
 def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, speed_size:int|None=None, iters:int=5,
             backend:str='x86', quiet:bool=False) -> dict:
@@ -118,8 +126,10 @@ def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, spee
     in `output_dir` (default `runs/zoo-<scale>`). Records measured with the same settings are kept, not redone."""
     if iters < 1: raise ConfigError(f"--iters must be at least 1, got {iters}")
     check_backend(backend)
-    if speed_size is not None and speed_size < 8: raise ConfigError(f"--speed-size must be at least 8 px, got {speed_size}")
-    if data_path and not Path(data_path).is_dir(): raise DataError(f"--data-path {data_path} is not a folder; give an ImageFolder tree or CIFAR folder")
+    if speed_size is not None and speed_size < 8:
+        raise ConfigError(f"--speed-size must be at least 8 px, got {speed_size}")
+    if data_path and not Path(data_path).is_dir():
+        raise DataError(f"--data-path {data_path} is not a folder; give an ImageFolder tree or CIFAR folder")
     recipes = zoo_recipes(models)
     root = Path(output_dir or f'runs/zoo-{scale}')
     zoo = load_zoo(root)
@@ -132,7 +142,8 @@ def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, spee
             say(_line(old) + '  (measured before)'); continue
         try: rec = measure(r, root, st, data_path)
         except VclsError as e: rec = {**st, 'status': 'failed', 'error': one_line(e)}
-        except Exception as e: rec = {**st, 'status': 'failed', 'error': f"{type(e).__name__}: {one_line(e)}"}   # the others go on
+        except Exception as e:   # the others go on
+            rec = {**st, 'status': 'failed', 'error': f"{type(e).__name__}: {one_line(e)}"}
         zoo['records'][r.name] = rec
         save_json(root/'zoo.json', zoo)
         say(_line(rec))
@@ -141,8 +152,8 @@ def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, spee
     return zoo
 
 # %% ../nbs/09_zoo.ipynb #f68edc5f
-ZOO_HEADER = ('recipe', 'model', 'top-1 %', 'top-5 %', 'params M', 'GMACs', 'fp32 ms (b1)', 'fp32 img/s (b32)', 'int8 top-1 %',
-              'int8 speedup', 'train img/s', 'train wall s', 'published top-1 %', 'published GMACs')
+ZOO_HEADER = ('recipe', 'model', 'top-1 %', 'top-5 %', 'params M', 'GMACs', 'fp32 ms (b1)', 'fp32 img/s (b32)',
+              'int8 top-1 %', 'int8 speedup', 'train img/s', 'train wall s', 'published top-1 %', 'published GMACs')
 
 def _pub(rec:dict, what:str) -> str:
     p = rec['published']
@@ -153,10 +164,12 @@ def zoo_rows(zoo:dict) -> list[list[str]]:
     "One table row per record: ours, then the seeds' published figures; failed models with their error."
     rows = []
     for name, r in zoo['records'].items():
-        if r['status'] != 'ok': rows.append([name, '-', f"failed: {r['error']}"] + [''] * (len(ZOO_HEADER) - 3)); continue
+        if r['status'] != 'ok':
+            rows.append([name, '-', f"failed: {r['error']}"] + [''] * (len(ZOO_HEADER) - 3)); continue
         rows.append([name, r['model'], f"{100 * r['top1']:.1f}", f"{100 * r['top5']:.1f}", f"{r['params'] / 1e6:.2f}",
-                     f"{r['gmacs']:.3f}", f"{r['latency_ms']:.1f}", f"{r['throughput']:.0f}", f"{100 * r['int8_top1']:.1f}",
-                     f"{r['int8_speedup']:.2f}x", f"{r['train_images_per_sec']:.0f}", f"{r['train_wall_seconds']:.0f}", _pub(r, 'top1'), _pub(r, 'gmacs')])
+                     f"{r['gmacs']:.3f}", f"{r['latency_ms']:.1f}", f"{r['throughput']:.0f}",
+                     f"{100 * r['int8_top1']:.1f}", f"{r['int8_speedup']:.2f}x", f"{r['train_images_per_sec']:.0f}",
+                     f"{r['train_wall_seconds']:.0f}", _pub(r, 'top1'), _pub(r, 'gmacs')])
     return rows
 
 def pareto(points:list[tuple]) -> list[int]:
@@ -176,12 +189,15 @@ def plot_zoo(zoo:dict, path=None):
         for ax in axs: ax.text(0.5, 0.5, 'no model measured', ha='center'); ax.set_axis_off()
         return fig
     acc = [100 * r['top1'] for _, r in ok]
-    for ax, key, label in ((axs[0], 'gmacs', 'GMACs (at the speed size)'), (axs[1], 'latency_ms', 'fp32 latency, batch 1 (ms)')):
+    for ax, key, label in ((axs[0], 'gmacs', 'GMACs (at the speed size)'),
+                           (axs[1], 'latency_ms', 'fp32 latency, batch 1 (ms)')):
         xs = [r[key] for _, r in ok]
         ax.scatter(xs, acc)
-        for (n, r), x, y in zip(ok, xs, acc): ax.annotate(r['model'], (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
+        for (n, r), x, y in zip(ok, xs, acc):
+            ax.annotate(r['model'], (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
         ax.set(xscale='log', xlabel=label, ylabel='top-1 %')
-        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))   # 10, 20, 50: labels within one decade too
+        # 10, 20, 50: labels within one decade too
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f'{v:g}'))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     front = pareto([(r['latency_ms'], 100 * r['top1']) for _, r in ok])
@@ -203,11 +219,13 @@ def write_zoo_report(zoo:dict, root:Path) -> list[Path]:
     "`zoo.md`, `zoo.html` and `zoo.png` in `root`."
     rows = zoo_rows(zoo)
     ok = [r for r in zoo['records'].values() if r['status'] == 'ok']
-    where = (f"Measured on {torch.get_num_threads()} CPU threads at {sorted({r['speed_size'] for r in ok})} px, "
-             f"torch {torch.__version__}; accuracy on the validation split of each run.") if ok else 'No model measured yet.'
+    where = ((f"Measured on {torch.get_num_threads()} CPU threads at {sorted({r['speed_size'] for r in ok})} px, "
+              f"torch {torch.__version__}; accuracy on the validation split of each run.") if ok else
+             'No model measured yet.')
     md = f"# Zoo\n\n{markdown_table(rows, ZOO_HEADER)}\n{where}\n"
     cell = lambda tag, c: f'<{tag}>{html.escape(c)}</{tag}>'
-    page = ('<!doctype html><meta charset="utf-8"><title>vcls_lite zoo</title><h1>Zoo</h1><table border="1" cellspacing="0" cellpadding="4">'
+    page = ('<!doctype html><meta charset="utf-8"><title>vcls_lite zoo</title><h1>Zoo</h1>'
+            '<table border="1" cellspacing="0" cellpadding="4">'
             '<tr>' + ''.join(cell('th', h) for h in ZOO_HEADER) + '</tr>' +
             ''.join('<tr>' + ''.join(cell('td', c) for c in row) + '</tr>' for row in rows) +
             f'</table><p>{html.escape(where)}</p><img src="zoo.png" alt="zoo plots" width="100%">')
