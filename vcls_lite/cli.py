@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #d5aa5ddd
 from __future__ import annotations
-import argparse, contextlib, io, sys
+import argparse, contextlib, gc, io, os, sys
 from dataclasses import fields
 
 from fastcore.imports import IN_NOTEBOOK
@@ -14,7 +14,7 @@ from .schedules import Schedule, schedule_kind
 
 # %% auto #0
 __all__ = ['DEFAULT_RECIPE', 'SOURCES', 'ENGINES', 'PTQ_DEFAULTS', 'RECIPE_FLAGS', 'RUN_FLAGS', 'SCHEDULE_FLAGS', 'build_parser',
-           'main', 'capture']
+           'main', 'run', 'capture']
 
 # %% ../nbs/08_cli.ipynb #eee103ea
 def _flags(*names) -> list[str]:
@@ -313,9 +313,17 @@ def main(argv=None) -> int:
               "is kept: continue with --resume RUN_FOLDER", file=sys.stderr)
         return 130
 
+# %% ../nbs/08_cli.ipynb #a7c3e1f0
+def run(argv=None):
+    "The console script: `main`, then exit with its code without a last collection of every object."
+    os.environ.setdefault('MPLBACKEND', 'Agg')   # files only; nothing to show
+    code = main(argv)
+    gc.freeze()
+    sys.exit(code)
+
 # %% ../nbs/08_cli.ipynb #11b94bcc
 #| eval: false
-if __name__ == '__main__' and not IN_NOTEBOOK: sys.exit(main())
+if __name__ == '__main__' and not IN_NOTEBOOK: run()
 
 # %% ../nbs/08_cli.ipynb #8c90f3a6
 def capture(*args) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ import hashlib, json, os, shutil, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,8 +24,7 @@ from .sources import ImageArray, ImageFiles, SOURCE_REGISTRY, check_images, dete
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'train_tfms', 'eval_tfms', 'Normalize', 'TrainLoader', 'cache_key', 'cache_shape', 'fit_image',
-           'image_cache', 'BatchCrop', 'BatchImages', 'BatchLoader', 'BatchPipe', 'get_datasets', 'get_dls',
-           'show_images']
+           'image_cache', 'BatchCrop', 'BatchImages', 'BatchLoader', 'BatchPipe', 'get_datasets', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #7017299a
 def train_tfms(crop:int=224, rand_scale=(0.08, 1.0), hflip:float=0.5) -> v2.Compose:
@@ -334,16 +332,3 @@ def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_
     dls = DataLoaders(tdl, vdl, device=device)
     dls.info = {**info, 'n_train': len(trn) if trn else 0, 'n_valid': len(val), 'classes': len(val.vocab)}
     return dls
-
-# %% ../nbs/01_data.ipynb #a6d57fac
-def show_images(x:torch.Tensor, titles=None, ncols:int=8, figsize=None, colors=None):
-    "A grid of RGB float images `x` (NCHW in [0, 1]) with optional titles; returns the figure."
-    n = len(x); nrows = (n + ncols - 1) // ncols
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (ncols * 1.2, nrows * 1.35), squeeze=False)
-    for i, ax in enumerate(axs.flat):
-        ax.axis('off')
-        if i >= n: continue
-        ax.imshow(x[i].permute(1, 2, 0).cpu().numpy())
-        if titles is not None: ax.set_title(titles[i], fontsize=8, color=(colors[i] if colors else 'black'))
-    fig.tight_layout()
-    return fig

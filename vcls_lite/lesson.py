@@ -9,9 +9,9 @@ import tempfile
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .data import show_images
 from .models import build_model, complexity, model_complexity, published
 from .recipes import Recipe
+from .report import show_images
 from .rundir import Run
 from .train import recipe_dls
 

@@ -13,7 +13,7 @@ import torch
 from .core import atomic_path
 
 # %% auto #0
-__all__ = ['save_fig', 'text_table', 'markdown_table', 'machine', 'call_times', 'measure_speed', 'in_turn']
+__all__ = ['save_fig', 'show_images', 'text_table', 'markdown_table', 'machine', 'call_times', 'measure_speed', 'in_turn']
 
 # %% ../nbs/00a_report.ipynb #a815f38c
 def save_fig(fig, path:Path) -> Path:
@@ -21,6 +21,26 @@ def save_fig(fig, path:Path) -> Path:
     with atomic_path(path) as tmp: fig.savefig(tmp, format='png', dpi=100)
     plt.close(fig)
     return path
+
+# %% ../nbs/00a_report.ipynb #d2b1f6e3
+def show_images(x:torch.Tensor, titles=None, ncols:int=8, figsize=None, colors=None):
+    "A grid of RGB (or gray) float images `x` (NCHW in [0, 1]) with optional titles, on one axes; returns the figure."
+    n, (h, w) = len(x), x.shape[-2:]
+    ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
+    gap, band = max(1, w // 16), (h * 0.3 if titles is not None else 0)   # pixels between tiles, above each for its title
+    sx, sy = w + gap, round(h + gap + band)
+    grid = torch.ones(nrows * sy, ncols * sx - gap, 3)
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        grid[r * sy + sy - h - gap:r * sy + sy - gap, c * sx:c * sx + w] = x[i].detach().float().cpu().permute(1, 2, 0)
+    fig = plt.figure(figsize=figsize or (ncols * 1.2, ncols * 1.2 * grid.shape[0] / grid.shape[1]))
+    ax = fig.add_axes((0, 0, 1, 1)); ax.axis('off')
+    ax.imshow(grid.clamp(0, 1).numpy(), interpolation='nearest')
+    for i, title in enumerate(titles if titles is not None else []):
+        r, c = divmod(i, ncols)
+        ax.text(c * sx + w / 2, r * sy + sy - h - gap - 1, title, ha='center', va='bottom', fontsize=8,
+                color=colors[i] if colors else 'black')
+    return fig
 
 # %% ../nbs/00a_report.ipynb #76600a7b
 def text_table(rows:list[list], header) -> str:

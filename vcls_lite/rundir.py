@@ -18,9 +18,8 @@ import vcls_lite
 from .callbacks import ValidPreds
 from .checkpoint import checkpoint_dict, save_checkpoint
 from .core import ConfigError, RunDirError, atomic_path, save_json
-from .data import show_images
 from .learner import Order
-from .report import save_fig
+from .report import save_fig, show_images
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'Run', 'check_run', 'holds_run', 'prepare_output_dir', 'clean_output_dir', 'SaveRun', 'threshold_time',
