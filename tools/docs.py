@@ -174,7 +174,8 @@ def md_table(header, rows) -> str:
 
 
 def recipes_page() -> str:
-    from vcls_lite.recipes import RECIPES, SEED_SOURCES, TABLE_FIELDS
+    from vcls_lite.recipe_tables import TABLE_FIELDS
+    from vcls_lite.recipes import RECIPES, SEED_SOURCES
     fields = [f for f in TABLE_FIELDS if f != 'name']
     rows = [[r.name, *(r.flat()[TABLE_FIELDS[f]] for f in fields), r.source_of('lr')] for r in RECIPES.values()]
     seeds = '\n'.join(f'- `{k}`: {v}' for k, v in SEED_SOURCES.items())
@@ -184,7 +185,7 @@ def recipes_page() -> str:
 
 
 def complexity_page() -> str:
-    from vcls_lite.recipes import complexity_table
+    from vcls_lite.recipe_tables import complexity_table
     fmt = lambda v, f: '-' if v is None else format(v, f)
     rows = [[r['recipe'], r['model'], r['crop'], r['classes'], f"{r['params'] / 1e6:.2f}", fmt(r['gmacs'], '.3f'),
              fmt(r['tv_gmacs'], '.3f'), fmt(r['ti_gmacs'], '.3f'), fmt(r['tv_top1'] or r['ti_top1'], '.2f')]

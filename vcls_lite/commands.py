@@ -15,9 +15,11 @@ from .data import get_datasets
 from .distributed import dist_env
 from .models import ALIASES, BUILDERS, model_complexity, model_names, published, resolve_name
 from .qat import train_qat
-from .quant import evaluate_int8, quantize_checkpoint, report_rows
-from .recipes import (QUANT, DEFAULT_RECIPE, PUBLISHED_CROP, RECIPES, SEED_SOURCES, Recipe, complexity_table,
-                               complexity_text, get_recipe, lr_per_epoch, recipe_diff, recipes_table, scaled_lr)
+from .quant import evaluate_int8, quantize_checkpoint
+from .quant_report import report_rows
+from .recipe_tables import (PUBLISHED_CROP, complexity_table, complexity_text, lr_per_epoch, recipe_diff,
+                                     recipes_table)
+from .recipes import QUANT, DEFAULT_RECIPE, RECIPES, SEED_SOURCES, Recipe, get_recipe, scaled_lr
 from .report import text_table
 from .rundir import Run
 from .schedules import Schedule

@@ -15,7 +15,8 @@ from .core import ConfigError, save_json
 from .learner import Order
 from .models import build_model
 from .quant import (check_backend, compare_speed, convert_model, evaluate_model, fp32_from_checkpoint,
-                             model_size_mb, prepare_model, quant_method, save_int8, write_quant_report)
+                             model_size_mb, prepare_model, quant_method, save_int8)
+from .quant_report import write_quant_report
 from .recipes import QUANT
 from .rundir import Run
 from .train import train

@@ -7,25 +7,25 @@ from __future__ import annotations
 import contextlib, copy, io, json, logging, re, time, warnings, zipfile
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 from torchvision.models.shufflenetv2 import ShuffleNetV2
 from fastprogress.fastprogress import progress_bar
 
 from .core import (
-    ConfigError, DataError, ModelError, RunDirError, atomic_path, interactive, one_line, save_json)
+    ConfigError, DataError, ModelError, RunDirError, atomic_path, interactive, one_line)
 from .checkpoint import load_checkpoint, load_weights
-from .report import markdown_table, measure_speed, save_fig
+from .report import measure_speed
 from .train import checkpoint_recipe, checkpoint_run, recipe_dls
 from .models import QUANTIZABLE, build_model, resolve_name
+from .quant_report import write_quant_report
 from .recipes import QUANT
 
 # %% auto #0
-__all__ = ['AO_WARNINGS', 'META', 'SPEED_FORMS', 'REPORT_HEADER', 'quiet', 'engines', 'check_backend', 'quant_method', 'NCHW',
-           'prepare_model', 'convert_model', 'calibrate', 'evaluate_model', 'model_size_mb', 'save_int8', 'int8_meta',
-           'load_int8', 'fp32_from_checkpoint', 'compare_speed', 'quantize_checkpoint', 'report_rows', 'plot_quant',
-           'write_quant_report', 'evaluate_int8', 'published_int8', 'quiet_logs', 'pt2e_int8']
+__all__ = ['AO_WARNINGS', 'META', 'SPEED_FORMS', 'quiet', 'engines', 'check_backend', 'quant_method', 'NCHW', 'prepare_model',
+           'convert_model', 'calibrate', 'evaluate_model', 'model_size_mb', 'save_int8', 'int8_meta', 'load_int8',
+           'fp32_from_checkpoint', 'compare_speed', 'quantize_checkpoint', 'evaluate_int8', 'published_int8',
+           'quiet_logs', 'pt2e_int8']
 
 # %% ../nbs/06_quant.ipynb #71ced236
 AO_WARNINGS = ('torch.ao.quantization is deprecated', 'Please use quant_min and quant_max',
@@ -253,53 +253,6 @@ def quantize_checkpoint(checkpoint, data_path=None, dataset=None, backend:str='x
                                        'batch_size': batch_size}, crop)
     write_quant_report(rep, out)
     return rep
-
-# %% ../nbs/06_quant.ipynb #b939a95e
-def report_rows(reps:list[dict]) -> list[list]:
-    "One table row per report: model, path, top-1/top-5 fp32 -> int8, sizes, latency, throughput, speedup."
-    rows = []
-    for r in reps:
-        sp = r['speed']
-        rows.append([r['model'], r['path'], f"{100 * r['fp32_top1']:.1f}", f"{100 * r['int8_top1']:.1f}",
-                     f"{100 * (r['int8_top1'] - r['fp32_top1']):+.1f}", f"{100 * r['fp32_top5']:.1f}",
-                     f"{100 * r['int8_top5']:.1f}", f"{r['size_mb']['fp32']:.1f}", f"{r['size_mb']['int8']:.1f}",
-                     f"{sp['fp32 channels_last']['latency_ms']:.1f}", f"{sp['int8']['latency_ms']:.1f}",
-                     f"{max(sp['fp32']['throughput'], sp['fp32 channels_last']['throughput']):.0f}",
-                     f"{sp['int8']['throughput']:.0f}", f"{r['speedup']:.2f}x"])
-    return rows
-
-REPORT_HEADER = ('model', 'path', 'top-1 fp32 %', 'top-1 int8 %', 'Δ top-1', 'top-5 fp32 %', 'top-5 int8 %',
-                 'MB fp32', 'MB int8', 'ms/img fp32 (b1)', 'ms/img int8 (b1)',
-                 'img/s fp32 (b32)', 'img/s int8 (b32)', 'int8 speedup')
-
-def plot_quant(reps:list[dict]):
-    "Bars per model: top-1, size, batch-1 latency and batch-32 throughput, fp32 next to int8."
-    names = [r['model'] for r in reps]
-    panels = [('top-1 %', lambda r, k: 100 * r[f'{k}_top1']), ('size MB', lambda r, k: r['size_mb'][k]),
-              ('latency ms (batch 1)',
-               lambda r, k: r['speed']['fp32 channels_last' if k == 'fp32' else k]['latency_ms']),
-              ('images/s (batch 32)',
-               lambda r, k: r['speed']['fp32 channels_last' if k == 'fp32' else k]['throughput'])]
-    fig, axs = plt.subplots(1, 4, figsize=(12, 2.2 + 0.35 * len(reps)))
-    y = torch.arange(len(reps)).float()
-    for ax, (title, f) in zip(axs, panels):
-        for dy, k, c in ((-0.2, 'fp32', 'tab:blue'), (0.2, 'int8', 'tab:orange')):
-            ax.barh(y + dy, [f(r, k) for r in reps], height=0.4, color=c, label=k)
-        ax.set(title=title, yticks=y.tolist(), yticklabels=names if ax is axs[0] else [])
-        ax.invert_yaxis(); ax.grid(axis='x', alpha=0.3)
-    axs[0].legend(loc='lower left', fontsize=8)
-    fig.suptitle('fp32 (channels_last) vs int8 on this CPU', fontsize=10); fig.tight_layout()
-    return fig
-
-def write_quant_report(rep:dict, out:Path) -> list[Path]:
-    "`report.json`, `report.md` and `report.png` for one quantization report in `out`."
-    save_json(out/'report.json', rep)
-    md = (f"# int8 {rep['method'].upper()} of {rep['model']} ({rep['path']} mode, {rep['backend']} backend)\n\n"
-          + markdown_table(report_rows([rep]), REPORT_HEADER)
-          + f"\nSpeed at {rep['speed_size']} px on {rep['threads']} threads; "
-          f"accuracy on {rep['n_valid']} validation images of {rep['data_path']}.\n")
-    with atomic_path(out/'report.md') as tmp: tmp.write_text(md)
-    return [out/'report.json', out/'report.md', save_fig(plot_quant([rep]), out/'report.png')]
 
 # %% ../nbs/06_quant.ipynb #2a0a3eea
 def evaluate_int8(path, data_path=None, dataset=None, batch_size:int|None=None) -> dict:

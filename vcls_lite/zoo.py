@@ -19,7 +19,8 @@ from .rundir import Run, holds_run
 from .train import train
 from .models import model_complexity, published
 from .quant import check_backend, quantize_checkpoint
-from .recipes import NUM_CLASSES, RECIPES, TI_PUBLISHED
+from .recipe_tables import NUM_CLASSES, TI_PUBLISHED
+from .recipes import RECIPES
 from .report import markdown_table
 
 # %% auto #0
