@@ -9,7 +9,7 @@ nbdev renders its site with Quarto, which cannot be installed here; this does th
    attributes, links to the Quarto site's URLs) become their markdown/HTML equivalents, and every API heading gets
    the anchor nbdev's links point to.
 3. Three generated pages: the recipe table, the complexity table and the benchmark tables (the latter from the
-   committed outputs of `07_bench`).
+   committed outputs of `07a_bench_train` and `07b_bench_infer`).
 4. mkdocs with the material theme and mkdocs-jupyter writes the static site. No notebook is executed: pages show the
    committed outputs.
 
@@ -198,17 +198,22 @@ def complexity_page() -> str:
                       'edgeailite GigaMACs', 'published top-1 %'], rows))
 
 
-def bench_page(nb_path: Path) -> str:
-    "The tables `07_bench` printed when it was last run at demo scale, under its section headings."
-    parts, head = ["# Benchmark tables\n\nThe tables below are the committed outputs of the "
-                   "[benchmarks notebook](../bench.ipynb), measured on the machine each one names; "
-                   "`vcls bench KIND` measures them on yours.\n"], None
-    for c in json.loads(nb_path.read_text())['cells']:
-        src = ''.join(c['source'])
-        if c['cell_type'] == 'markdown' and (m := re.match(r'## (.+)', src)): head = m.group(1)
-        text = ''.join(''.join(o.get('text', '')) for o in c.get('outputs', []) if o.get('output_type') == 'stream')
-        if c['cell_type'] == 'code' and '---' in text and head:
-            parts.append(f"## {head}\n\n```\n{text.strip()}\n```\n")
+BENCH_NBS = ('07a_bench_train', '07b_bench_infer')   # the benchmark notebooks whose outputs hold the tables
+
+
+def bench_page(nb_paths) -> str:
+    "The tables the benchmark notebooks printed when they were last run at demo scale, under their section headings."
+    parts = ["# Benchmark tables\n\nThe tables below are the committed outputs of the benchmark notebooks "
+             "([training](../bench_train.ipynb), [inference](../bench_infer.ipynb)), measured on the machine each one "
+             "names; `vcls bench KIND` measures them on yours.\n"]
+    for nb_path in nb_paths:
+        head = None
+        for c in json.loads(Path(nb_path).read_text())['cells']:
+            src = ''.join(c['source'])
+            if c['cell_type'] == 'markdown' and (m := re.match(r'## (.+)', src)): head = m.group(1)
+            text = ''.join(''.join(o.get('text', '')) for o in c.get('outputs', []) if o.get('output_type') == 'stream')
+            if c['cell_type'] == 'code' and '---' in text and head:
+                parts.append(f"## {head}\n\n```\n{text.strip()}\n```\n")
     return '\n'.join(parts)
 
 
@@ -251,7 +256,7 @@ def build(out: Path, force: bool = False, quiet: bool = False) -> Path:
         (src/'tables').mkdir()
         (src/'tables'/'recipes.md').write_text(recipes_page())
         (src/'tables'/'complexity.md').write_text(complexity_page())
-        (src/'tables'/'benchmarks.md').write_text(bench_page(ROOT/'nbs'/'07_bench.ipynb'))
+        (src/'tables'/'benchmarks.md').write_text(bench_page([ROOT/'nbs'/f'{n}.ipynb' for n in BENCH_NBS]))
         (src/'extra.css').write_text(CSS)
         say(f'staged {len(nav)} notebooks and 3 tables: {time.perf_counter() - t0:.0f} s')
         conf, site = Path(work)/'mkdocs.yml', Path(work)/'site'

@@ -8,7 +8,7 @@ import json, math, re, sys, time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from . import bench
+from . import bench, bench_infer, bench_train
 from .checkpoint import resume_point
 from .core import ConfigError, RunDirError, cpu_has_bf16, get_device
 from .data import get_datasets
@@ -244,8 +244,8 @@ def cmd_bench(args) -> int:
     if 'model' in kw and not kw.get('checkpoint'): resolve_name(kw['model'])   # an unknown name fails before any work
     out = Path(args.output_dir or f"runs/bench-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if (out/f'{kind}.json').exists(): raise RunDirError(f"{out} already holds {kind}.json; choose another --output-dir")
-    fn = {'train-overhead': bench.bench_train_overhead, 'data': bench.bench_data, 'infer': bench.bench_infer,
-          'scaling': bench.bench_scaling, 'quant': bench.bench_quant}[kind]
+    fn = {'train-overhead': bench_train.bench_train_overhead, 'data': bench_train.bench_data,
+          'infer': bench_infer.bench_infer, 'scaling': bench_train.bench_scaling, 'quant': bench_infer.bench_quant}[kind]
     res = fn(**kw)
     res['command'] = 'vcls bench ' + ' '.join(sys.argv[2:]) if sys.argv[1:2] == ['bench'] else f'vcls bench {kind}'
     paths = bench.write_bench(res, out)
