@@ -29,3 +29,16 @@ def test_modules_import_only_what_stands_above_them():
     for i, mod in enumerate(order):
         used = {a or b or c for a, b, c in pat.findall((ROOT/'vcls_lite'/f'{mod}.py').read_text())}
         assert used <= set(order[:i]), f"{mod} imports {sorted(used - set(order[:i]))}, which stand below it in the map"
+
+
+def test_modules_are_short_with_short_lines():
+    """A generated module stays under 350 lines, and its lines under 120 characters, except the two lines nbdev writes
+    itself: the module docstring (the notebook's `>` subtitle) and the first line of `__all__`."""
+    long = []
+    for p in sorted((ROOT/'vcls_lite').glob('*.py')):
+        if p.stem.startswith('_'): continue
+        lines = p.read_text().splitlines()
+        assert len(lines) <= 350, f"{p.name} has {len(lines)} lines; split an idea into a module of its own"
+        long += [f"{p.name}:{i}" for i, l in enumerate(lines, 1)
+                 if len(l) > 120 and i > 1 and not l.startswith('__all__ = [')]
+    assert not long, f"lines over 120 characters (wrap them in the notebooks): {long}"

@@ -43,7 +43,8 @@ def _run_kw(args) -> dict:
     return kw
 
 def default_scale(run_kw:dict) -> str:
-    "`full` (the seed's numbers) on the user's data; `demo` on the built-in sample or fake data, where 90 epochs at 224 px would take hours and teach nothing."
+    """`full` (the seed's numbers) on the user's data; `demo` on the built-in sample or fake data, where 90 epochs at
+    224 px would take hours and teach nothing."""
     return 'full' if run_kw.get('data_path') else 'demo'
 
 def resolve(args) -> tuple[Recipe, Run]:
@@ -57,7 +58,8 @@ def resolve(args) -> tuple[Recipe, Run]:
                                          "override single values instead, e.g. --epochs")
         saved = resume_point(run_kw['resume'])[1]
         base, scale = Recipe.from_dict(saved['recipe']), saved['run'].get('scale', 'full')
-        kept = {k: v for k, v in saved['run'].items() if k in RUN_FIELDS and k not in ('resume', 'output_dir', 'weights', 'start_epoch')}
+        kept = {k: v for k, v in saved['run'].items()
+                if k in RUN_FIELDS and k not in ('resume', 'output_dir', 'weights', 'start_epoch')}
         run_kw = {**kept, **run_kw}   # the run's own options (seed, data, cadence...) unless given again
     else:
         scale = args.scale or default_scale(run_kw)
@@ -79,7 +81,8 @@ def cmd_train(args) -> int:
     recipe, run = resolve(args)
     env = dist_env()
     if not run.print_freq and not sys.stdout.isatty(): run.print_freq = 100   # logs, not bars, in a file
-    if run.sync_bn and not env: print("note: --sync-bn applies under torchrun only; this run has one process", file=sys.stderr)
+    if run.sync_bn and not env:
+        print("note: --sync-bn applies under torchrun only; this run has one process", file=sys.stderr)
     if args.dry_run:
         print(json.dumps({'recipe': recipe.to_dict(), 'run': asdict(run)}, indent=2))
         return 0
@@ -89,7 +92,8 @@ def cmd_train(args) -> int:
     m = train_qat(recipe, run, args.backend) if recipe.quant else train(recipe, run)
     if env and env['rank'] != 0: return 0   # rank 0 reports
     if m.get('threshold_epoch') is not None:
-        print(f"top-1 reached {m['quality_threshold']:.4f} at epoch {m['threshold_epoch']}, after {m['time_to_threshold']:.0f} s")
+        print(f"top-1 reached {m['quality_threshold']:.4f} at epoch {m['threshold_epoch']}, "
+              f"after {m['time_to_threshold']:.0f} s")
     print(f"top1 {m['top1']:.4f}  top5 {m['top5']:.4f}  after {m['epochs_done']} epochs  "
           f"(train {m['train_seconds']:.0f} s, {m['images_per_sec']:.0f} images/s)")
     if 'quant' in m: print(f"int8 top1 {m['quant']['int8_top1']:.4f}  (int8 model: {m['output_dir']}/int8_model.pt)")
@@ -112,7 +116,8 @@ def cmd_eval(args) -> int:
     return _print_eval(evaluate(args.checkpoint, args.batch_size, **_run_kw(args)), args.json)
 
 def cmd_quantize(args) -> int:
-    "`vcls quantize`: post-training int8 quantization of a checkpoint into `int8_model.pt` and its report (plus torchao PT2E with `--pt2e`)."
+    """`vcls quantize`: post-training int8 quantization of a checkpoint into `int8_model.pt` and its report (plus
+    torchao PT2E with `--pt2e`)."""
     ptq = QUANT['ptq']
     if args.calib_batches is None: args.calib_batches = ptq.calib_batches
     if args.batch_size is None: args.batch_size = ptq.batch_size
@@ -123,8 +128,9 @@ def cmd_quantize(args) -> int:
     rep = quantize_checkpoint(args.checkpoint, kw.get('data_path'), kw.get('dataset'), args.backend, args.calib_batches,
                               args.batch_size, args.output_dir, args.model, args.speed_size, args.iters, args.pt2e)
     if args.json: print(json.dumps(rep, indent=2)); return 0
-    print(text_table(report_rows([rep]), ('model', 'path', 'top1 fp32', 'top1 int8', 'Δ', 'top5 fp32', 'top5 int8', 'MB fp32',
-                                          'MB int8', 'ms fp32', 'ms int8', 'img/s fp32', 'img/s int8', 'speedup')))
+    print(text_table(report_rows([rep]), ('model', 'path', 'top1 fp32', 'top1 int8', 'Δ', 'top5 fp32', 'top5 int8',
+                                          'MB fp32', 'MB int8', 'ms fp32', 'ms int8', 'img/s fp32', 'img/s int8',
+                                          'speedup')))
     if 'pt2e' in rep: print(f"torchao PT2E int8 (compiled): top1 {100 * rep['pt2e']['top1']:.1f}%, "
                             f"{rep['pt2e']['throughput']:.0f} images/s, {rep['pt2e']['speedup']:.2f}x fp32")
     print(f"int8 model and report: {rep['output_dir']}")
@@ -133,7 +139,8 @@ def cmd_quantize(args) -> int:
 # %% ../nbs/08a_commands.ipynb #c3ebbbad
 def _jsonable(d:dict) -> dict:
     "`d` for JSON: tuples as lists, a `Schedule` as its dict."
-    return {k: list(v) if isinstance(v, tuple) else _jsonable(asdict(v)) if isinstance(v, Schedule) else v for k, v in d.items()}
+    return {k: list(v) if isinstance(v, tuple) else _jsonable(asdict(v)) if isinstance(v, Schedule) else v
+            for k, v in d.items()}
 
 def recipe_json(r:Recipe, lrs:bool=False) -> dict:
     "A recipe as `vcls recipes --json` prints it: every field, the source of every field, its scales."
@@ -156,8 +163,9 @@ def cmd_recipes(args) -> int:
     "`vcls recipes [list|show|diff]`: the recipe table, one recipe with its sources, or two side by side."
     want = {'list': 0, 'show': 1, 'diff': 2}[args.action]
     if len(args.names) != want:
-        raise ConfigError(f"`vcls recipes {args.action}` takes {want} recipe name{'s' * (want != 1)}, got {len(args.names)}; "
-                          "e.g. `vcls recipes show torchvision/resnet50`, `vcls recipes diff torchvision/resnet50 cambricon/resnet50`")
+        raise ConfigError(f"`vcls recipes {args.action}` takes {want} recipe name{'s' * (want != 1)}, "
+                          f"got {len(args.names)}; e.g. `vcls recipes show torchvision/resnet50`, "
+                          "`vcls recipes diff torchvision/resnet50 cambricon/resnet50`")
     rs = [get_recipe(n).at_scale(args.scale) for n in args.names]
     if args.action == 'list':
         everything = [r.at_scale(args.scale) for r in RECIPES.values()]
@@ -182,7 +190,8 @@ def cmd_recipes(args) -> int:
 def cmd_complexity(args) -> int:
     "`vcls complexity`: params and GMACs of a model at a size, or of every recipe beside the published figures."
     if args.recipes == bool(args.model):
-        raise ConfigError("pass either --model NAME (with --size) or --recipes; e.g. `vcls complexity --model resnet50`")
+        raise ConfigError("pass either --model NAME (with --size) or --recipes; "
+                          "e.g. `vcls complexity --model resnet50`")
     if args.recipes:
         rows = complexity_table()
         print(json.dumps(rows, indent=2) if args.json else complexity_text(rows))
@@ -191,10 +200,13 @@ def cmd_complexity(args) -> int:
         if not v > 0: raise ConfigError(f"--{flag} must be positive, got {v}")
     c = model_complexity(args.model, args.size, args.num_classes, args.strides)
     pub = published(args.model)
-    res = {'model': args.model, 'size': args.size, 'num_classes': args.num_classes, 'strides': args.strides, **c, 'published': pub}
+    res = {'model': args.model, 'size': args.size, 'num_classes': args.num_classes, 'strides': args.strides, **c,
+           'published': pub}
     if args.json: print(json.dumps(res, indent=2)); return 0
-    line = f"{args.model} at {args.size} px, {args.num_classes} classes: {c['params'] / 1e6:.2f} M parameters, {c['gmacs']:.4g} GMACs"
-    if pub: line += f" (torchvision publishes {pub['params'] / 1e6:.2f} M and {pub['gmacs']} GMACs at 1000 classes, {PUBLISHED_CROP.get(resolve_name(args.model), 224)} px)"
+    line = (f"{args.model} at {args.size} px, {args.num_classes} classes: {c['params'] / 1e6:.2f} M parameters, "
+            f"{c['gmacs']:.4g} GMACs")
+    if pub: line += (f" (torchvision publishes {pub['params'] / 1e6:.2f} M and {pub['gmacs']} GMACs at 1000 classes, "
+                     f"{PUBLISHED_CROP.get(resolve_name(args.model), 224)} px)")
     print(line)
     return 0
 
@@ -245,7 +257,8 @@ def cmd_bench(args) -> int:
     out = Path(args.output_dir or f"runs/bench-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if (out/f'{kind}.json').exists(): raise RunDirError(f"{out} already holds {kind}.json; choose another --output-dir")
     fn = {'train-overhead': bench_train.bench_train_overhead, 'data': bench_train.bench_data,
-          'infer': bench_infer.bench_infer, 'scaling': bench_train.bench_scaling, 'quant': bench_infer.bench_quant}[kind]
+          'scaling': bench_train.bench_scaling, 'infer': bench_infer.bench_infer,
+          'quant': bench_infer.bench_quant}[kind]
     res = fn(**kw)
     res['command'] = 'vcls bench ' + ' '.join(sys.argv[2:]) if sys.argv[1:2] == ['bench'] else f'vcls bench {kind}'
     paths = bench.write_bench(res, out)
@@ -261,5 +274,6 @@ def cmd_zoo(args) -> int:
     failed = [n for n, r in zoo['records'].items() if r['status'] != 'ok']
     if args.json: print(json.dumps(zoo, indent=2))
     else: print(text_table(zoo_rows(zoo), ZOO_HEADER), f"\nwritten: {', '.join(zoo['files'])}", sep='\n')
-    if failed: print(f"vcls: {len(failed)} of {len(zoo['records'])} models failed: {', '.join(failed)}", file=sys.stderr)
+    if failed:
+        print(f"vcls: {len(failed)} of {len(zoo['records'])} models failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

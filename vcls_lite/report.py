@@ -27,7 +27,7 @@ def show_images(x:torch.Tensor, titles=None, ncols:int=8, figsize=None, colors=N
     "A grid of RGB (or gray) float images `x` (NCHW in [0, 1]) with optional titles, on one axes; returns the figure."
     n, (h, w) = len(x), x.shape[-2:]
     ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
-    gap, band = max(1, w // 16), (h * 0.3 if titles is not None else 0)   # pixels between tiles, above each for its title
+    gap, band = max(1, w // 16), (h * 0.3 if titles is not None else 0)   # pixels between tiles, above each title
     sx, sy = w + gap, round(h + gap + band)
     grid = torch.ones(nrows * sy, ncols * sx - gap, 3)
     for i in range(n):
@@ -58,7 +58,8 @@ def markdown_table(rows:list[list], header) -> str:
 # %% ../nbs/00a_report.ipynb #5f3c2570
 def machine() -> dict:
     "What the figures were measured on: CPU model, cores, torch threads and kernel level, torch version."
-    try: cpu = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    try: cpu = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
+                    if l.startswith('model name'))
     except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
     return {'cpu': cpu, 'cores': os.cpu_count(), 'threads': torch.get_num_threads(),
             'capability': torch.backends.cpu.get_cpu_capability(), 'torch': torch.__version__,
@@ -73,8 +74,10 @@ def call_times(model, x, iters:int, warmup:int) -> list[float]:
             t = time.perf_counter(); model(x); ts.append(time.perf_counter() - t)
     return ts
 
-def measure_speed(model:torch.nn.Module, size:int, batch_size:int=32, iters:int=10, warmup:int=3, channels_last:bool=False) -> dict:
-    "Latency of one image (median ms) and throughput at `batch_size` (images/s, over `iters` calls) of `model` on the CPU."
+def measure_speed(model:torch.nn.Module, size:int, batch_size:int=32, iters:int=10, warmup:int=3,
+                  channels_last:bool=False) -> dict:
+    """Latency of one image (median ms) and throughput at `batch_size` (images/s, over `iters` calls) of `model` on
+    the CPU."""
     model = model.cpu().eval()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     if channels_last: model = model.to(memory_format=torch.channels_last)

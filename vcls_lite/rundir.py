@@ -32,7 +32,8 @@ RUN_FILES = ('checkpoint.pth', 'metrics.json', 'config.json', 'log.csv')
 class Run:
     "Where and how one training run executes; the hyper-parameters live in the `Recipe`."
     data_path: str | None = None    # dataset folder; None = the built-in MNIST sample
-    dataset: str = 'auto'           # folder, list, cifar10, cifar100, fake, sample or auto (`vcls_lite.sources.SOURCES`)
+    dataset: str = 'auto'           # folder, list, cifar10, cifar100, fake, sample or auto
+                                    # (`vcls_lite.sources.SOURCES`)
     output_dir: str | None = None   # run folder; None = runs/<recipe>-<model>-<date>-<time>
     resume: str | None = None       # checkpoint.pth, or run folder, to continue from
     weights: str | None = None      # checkpoint.pth whose weights a new run starts from [tv --weights; QAT needs one]
@@ -43,10 +44,12 @@ class Run:
     print_freq: int = 0             # a text line every N batches instead of progress bars; 0 = progress bars
     skip_bad_images: bool = False   # drop and count unreadable images instead of stopping
     cache: bool = True              # decode the images once and augment whole batches (`vcls_lite.data.image_cache`)
-    channels_last: bool | None = None   # model memory format; None = on CUDA, and on a CPU for crops >= 24 px (faster here)
+    channels_last: bool | None = None   # model memory format; None = on CUDA, and on a CPU for crops >= 24 px
+                                        # (faster here)
     evaluate_every: int = 1         # validate every N epochs (and always after the last) [cam --evaluate_every]
     start_eval_at: int = 1          # first epoch to validate, counted from 1 [cam --start_eval_at]
-    quality_threshold: float | None = None  # stop once validation top-1 (a fraction) reaches it [cam --quality_threshold]
+    quality_threshold: float | None = None  # stop once validation top-1 (a fraction) reaches it
+                                            # [cam --quality_threshold]
     save_ckp: bool = False          # also keep checkpoint_<epoch>.pth each epoch [cam --save_ckp; tv model_{epoch}.pth]
     keep_ckp: int = 3               # how many epoch checkpoints save_ckp keeps; 0 = all
     sync_bn: bool = False           # under torchrun: BatchNorm statistics over all processes' batches [tv --sync-bn]
@@ -55,7 +58,8 @@ class Run:
 def check_run(run:Run) -> Run:
     "`run`, with its numbers checked; a `ConfigError` names the bad option."
     for flag, v, lo in (('evaluate-every', run.evaluate_every, 1), ('start-eval-at', run.start_eval_at, 1),
-                        ('keep-ckp', run.keep_ckp, 0), ('workers', run.workers or 0, 0), ('print-freq', run.print_freq, 0)):
+                        ('keep-ckp', run.keep_ckp, 0), ('workers', run.workers or 0, 0),
+                        ('print-freq', run.print_freq, 0)):
         if v < lo: raise ConfigError(f"--{flag} must be at least {lo}, got {v}")
     t = run.quality_threshold
     if t is not None and not 0 < t <= 1:
@@ -106,12 +110,15 @@ class SaveRun(Callback):
     atomically. `save(iters)` writes a mid-epoch checkpoint (Ctrl-C)."""
     order = Order.SAVE
     def __init__(self, out:Path, config:dict, stats, extra:dict, save_ckp:bool=False, keep:int=3):
-        self.out, self.config, self.stats, self.extra, self.save_ckp, self.keep = Path(out), config, stats, extra, save_ckp, keep
+        self.out, self.config, self.stats, self.extra = Path(out), config, stats, extra
+        self.save_ckp, self.keep = save_ckp, keep
     def save(self, iters:int|None=None):
-        path = save_checkpoint(checkpoint_dict(self.learn, self.config, self.stats.history, iters), self.out/'checkpoint.pth')
+        path = save_checkpoint(checkpoint_dict(self.learn, self.config, self.stats.history, iters),
+                               self.out/'checkpoint.pth')
         if self.save_ckp and iters is None: self._keep_copy(path)
         try: save_json(self.out/'metrics.json', run_metrics(self.stats.history, status='running', **self.extra))
-        except OSError as e: raise RunDirError(f"cannot write {self.out/'metrics.json'}: {e.strerror or e}; free space, "
+        except OSError as e:
+            raise RunDirError(f"cannot write {self.out/'metrics.json'}: {e.strerror or e}; free space, "
                                                f"then continue with --resume {self.out}") from None
     def after_epoch(self): self.save()
     def _keep_copy(self, path:Path):
@@ -124,7 +131,8 @@ class SaveRun(Callback):
             for old in sorted(self.out.glob('checkpoint_[0-9]*.pth'))[:-self.keep]: old.unlink(missing_ok=True)
 
 def threshold_time(history:list, threshold:float|None) -> dict:
-    "When validation top-1 first reached `threshold`: its epoch and the seconds until then (training, and whole epochs)."
+    """When validation top-1 first reached `threshold`: its epoch and the seconds until then (training, and whole
+    epochs)."""
     if threshold is None: return {}
     hit = next((i for i, h in enumerate(history) if h.get('top1') is not None and h['top1'] >= threshold), None)
     done = history[:hit + 1] if hit is not None else []

@@ -39,17 +39,20 @@ def recipe_dls(recipe, run:Run, device=None, valid_only:bool=False, part:tuple=(
                    hflip=recipe.hflip, norm=recipe_norm(recipe), bs=recipe.batch_size, device=device,
                    workers=default_workers() if run.workers is None else run.workers, max_batches=recipe.iters,
                    valid_batches=getattr(recipe, 'eval_iters', None),
-                   skip_bad_images=run.skip_bad_images, valid_only=valid_only, cache=run.cache, seed=run.seed, part=part)
+                   skip_bad_images=run.skip_bad_images, valid_only=valid_only, cache=run.cache, seed=run.seed,
+                   part=part)
 
 # %% ../nbs/05a_train.ipynb #5a77f4b3
 def use_channels_last(run:Run, crop:int, device) -> bool:
-    """Whether to train in channels_last: `run.channels_last`, else on CUDA, and on a CPU for crops of 24 px and more: with
-    `trim_taps`, ResNet-18 trained 1.09x faster in channels_last at 28 px, 1.02-1.14x from 64 to 224 px, 0.94x at 16 px."""
+    """Whether to train in channels_last: `run.channels_last`, else on CUDA, and on a CPU for crops of 24 px and
+    more: with `trim_taps`, ResNet-18 trained 1.09x faster in channels_last at 28 px, 1.02-1.14x from 64 to 224 px,
+    0.94x at 16 px."""
     if run.channels_last is not None: return run.channels_last
     return torch.device(device).type == 'cuda' or crop >= 24
 
 def fast_model(model, run:Run, crop:int, device):
-    "`model` as `vcls train` trains it: dead kernel taps trimmed (`models.trim_taps`, exact), channels_last where faster."
+    """`model` as `vcls train` trains it: dead kernel taps trimmed (`models.trim_taps`, exact), channels_last where
+    faster."""
     trim_taps(model)
     return model.to(memory_format=torch.channels_last) if use_channels_last(run, crop, device) else model
 
@@ -85,7 +88,8 @@ def run_model(recipe, run:Run, classes:int, device, env=None, ck=None, vocab=Non
 def run_callbacks(run:Run, out:Path, config:dict, extra:dict, ck=None, env=None) -> dict:
     "The callbacks `train` adds for `run` writing into `out`, by name (`stats`, `preds`, `stop` and the others)."
     main, world = not env or env['rank'] == 0, env['world'] if env else 1
-    cbs = {'stats': RunStats(ck['history'] if ck else None, ck['smooth_loss'] if ck else None, world), 'preds': ValidPreds()}
+    cbs = {'stats': RunStats(ck['history'] if ck else None, ck['smooth_loss'] if ck else None, world),
+           'preds': ValidPreds()}
     if main: cbs['save'] = SaveRun(out, config, cbs['stats'], extra, run.save_ckp, run.keep_ckp)
     cbs['stop'] = StopOnSignal(cbs['save'].save if main else None, world)
     cbs['cadence'] = EvalEvery(run.evaluate_every, run.start_eval_at)
@@ -105,7 +109,8 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
     run = check_run(run or Run())
     recipe.check()
     if recipe.quant and build is None:   # the recipe says it needs its own trainer
-        raise ConfigError(f"{recipe.name} is a {recipe.quant!r} recipe, trained by its own trainer; run it with `vcls train`")
+        raise ConfigError(f"{recipe.name} is a {recipe.quant!r} recipe, trained by its own trainer; "
+                          "run it with `vcls train`")
     env = dist_env()
     if env and prepare is not None:
         raise ConfigError("this run prepares its model in one process (quantization-aware training does); "
@@ -132,7 +137,8 @@ def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build) -> dict:
     set_seed(run.seed)
     dls = recipe_dls(recipe, run, device, part=(rank, world))
     if ck and ck['vocab'] != list(dls.vocab):
-        raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; resume on the same data")
+        raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; "
+                        "resume on the same data")
     model, cx = run_model(recipe, run, len(dls.vocab), device, env, ck, dls.vocab, build, prepare)
     out = share_output_dir(run, recipe, env)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
@@ -165,7 +171,8 @@ def _fit(learn, epochs:int, rcb:dict, out:Path, extra:dict, main:bool, quiet:boo
     "Fit; after a Ctrl-C, `metrics.json` says `interrupted` and `Interrupted` says where the checkpoint is."
     stop, history = rcb['stop'], rcb['stats'].history
     try:
-        with (learn.no_bar() if quiet else contextlib.nullcontext()), (contextlib.nullcontext() if main else learn.no_logging()):
+        with (learn.no_bar() if quiet else contextlib.nullcontext()), \
+             (contextlib.nullcontext() if main else learn.no_logging()):
             learn.fit(epochs)
     except KeyboardInterrupt:   # a second Ctrl-C
         if main: save_json(out/'metrics.json', run_metrics(history, status='interrupted', **extra))
@@ -188,7 +195,8 @@ def checkpoint_run(cfg:dict, **run_kw) -> Run:
     return Run(**{'data_path': cfg['run']['data_path'], 'dataset': cfg['run']['dataset'], **run_kw})
 
 def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
-    "top-1, top-5 and loss of the model in `checkpoint` on a validation split: the checkpoint's data unless `run_kw` say otherwise."
+    """top-1, top-5 and loss of the model in `checkpoint` on a validation split: the checkpoint's data unless `run_kw`
+    say otherwise."""
     ck = load_checkpoint(checkpoint)
     cfg = ck['config']
     if cfg['recipe'].get('quant'):
@@ -203,5 +211,6 @@ def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
     model = load_weights(build_model(recipe.model, len(ck['vocab']), recipe.crop, recipe.strides), ck, checkpoint)
     learn = make_learner(recipe, dls, model)
     with learn.no_bar(), learn.no_logging(): loss, t1, t5 = learn.validate()
-    return {'checkpoint': str(checkpoint), 'epoch': ck['epoch'], 'data_path': dls.info['path'], 'n_valid': len(dls.valid.get_idxs()),
+    return {'checkpoint': str(checkpoint), 'epoch': ck['epoch'], 'data_path': dls.info['path'],
+            'n_valid': len(dls.valid.get_idxs()),
             'top1': float(t1), 'top5': float(t5), 'loss': float(loss)}
