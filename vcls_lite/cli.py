@@ -10,6 +10,7 @@ from dataclasses import fields
 from fastcore.imports import IN_NOTEBOOK
 
 from .core import ConfigError, VclsError, one_line
+from .deferred import defer_modules
 from .schedules import Schedule, schedule_kind
 
 # %% auto #0
@@ -317,6 +318,7 @@ def main(argv=None) -> int:
 def run(argv=None):
     "The console script: `main`, then exit with its code without a last collection of every object."
     os.environ.setdefault('MPLBACKEND', 'Agg')   # files only; nothing to show
+    defer_modules()
     code = main(argv)
     gc.freeze()
     sys.exit(code)
