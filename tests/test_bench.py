@@ -75,6 +75,8 @@ def test_infer_from_checkpoint(vcls, tiny_run, tmp_path):
     (('scaling', '--batch-sizes', '8', '0'), '--batch-sizes must be at least 1'),
     (('train-overhead', '-b', '0'), '--batch-size must be at least 1'),
     (('train-overhead', '--steps', '1'), '--steps must be at least 2'),
+    (('fixed-cost', '--reference', 'nowhere'), 'is not a folder; clone https://github.com/pytorch/vision'),
+    (('fixed-cost', '--reference', 'nowhere', '--rounds', '0'), '--rounds must be at least 1'),
 ])
 def test_bad_input(vcls, tmp_path, args, needle):
     assert_one_line_error(*vcls('bench', *args, '--output-dir', tmp_path/'b'), needle)
@@ -86,6 +88,58 @@ def test_never_overwrites(vcls, overhead):
     before = snapshot(d)
     assert_one_line_error(*vcls(*OVERHEAD, '--output-dir', d), 'already holds train-overhead.json')
     assert snapshot(d) == before
+
+
+#: a stand-in for torchvision's references/classification/train.py: its flags and the four functions the launcher
+#: uses (`main` calls the other two through the module, as the real one does); its epochs sleep and it writes nothing
+FAKE_TRAIN = """import argparse, time
+def train_one_epoch(model, criterion, optimizer, data_loader, device, epoch, args, model_ema=None, scaler=None):
+    time.sleep(0.02)
+def evaluate(model, criterion, data_loader, device, print_freq=100, log_suffix=''):
+    time.sleep(0.01)
+def get_args_parser(add_help=True):
+    p = argparse.ArgumentParser(description='PyTorch Classification Training', add_help=add_help)
+    for f in ('--data-path', '--model', '--device', '--output-dir'): p.add_argument(f)
+    p.add_argument('-b', '--batch-size', type=int); p.add_argument('-j', '--workers', type=int)
+    for f in ('--epochs', '--train-crop-size', '--val-resize-size', '--val-crop-size', '--print-freq'):
+        p.add_argument(f, type=int)
+    p.add_argument('--lr', type=float)
+    return p
+def main(args):
+    for epoch in range(args.epochs):
+        train_one_epoch(None, None, None, None, args.device, epoch, args)
+        evaluate(None, None, None, device=args.device)
+"""
+
+
+@pytest.mark.slow
+def test_fixed_cost_against_a_fake_reference(vcls, tmp_path):
+    "End to end, one round of one epoch: the fake reference, and one real `vcls train` (after its untimed warm-up)."
+    ref = tmp_path/'classification'
+    ref.mkdir(); (ref/'train.py').write_text(FAKE_TRAIN)
+    code, out, err = vcls('bench', 'fixed-cost', '--reference', ref, '--rounds', '1', '--epochs', '1',
+                          '--output-dir', tmp_path/'b', '--json')
+    assert code == 0, err
+    res = json.loads(out)
+    assert res['bench'] == 'fixed-cost' and res['target'] == 1.0 and isinstance(res['met'], bool)
+    assert (res['epochs'], res['rounds'], res['threads'], res['machine']['threads']) == (1, 1, 1, 1)
+    assert [r['tool'] for r in res['rows']] == ["torchvision's reference train.py", 'vcls train']
+    for r in res['rows']:   # measured figures: present, positive and finite; how the two tools compare is measured
+        assert r['runs'] == 1 and r['note']
+        for k in ('wall_s', 'epochs_s', 'outside_s', 'outside_ratio', 'wall_ratio'):
+            assert isinstance(r[k], float) and math.isfinite(r[k]) and r[k] > 0, (k, r)
+    assert res['rows'][0]['outside_ratio'] == 1.0 and res['ratio'] == res['rows'][1]['outside_ratio']
+    assert [(x['round'], x['built_cache']) for x in res['runs'] if x['tool'] == 'vcls train'] == [(1, False)]
+    assert sorted(p.name for p in (tmp_path/'b').iterdir()) == ['fixed-cost.csv', 'fixed-cost.json', 'fixed-cost.png']
+    assert (tmp_path/'b'/'fixed-cost.csv').read_text().splitlines()[0].startswith('tool,runs,wall_s,epochs_s,outside_s')
+    assert {p.name for p in ref.iterdir()} <= {'__pycache__', 'train.py'}   # nothing written beside it but bytecode
+
+
+def test_fixed_cost_without_train_py(vcls, tmp_path):
+    (tmp_path/'vision').mkdir()
+    assert_one_line_error(*vcls('bench', 'fixed-cost', '--reference', tmp_path/'vision', '--output-dir', tmp_path/'b'),
+                          'has no train.py', 'clone https://github.com/pytorch/vision and pass its references/classification')
+    assert not (tmp_path/'b').exists()
 
 
 def test_data_with_too_few_images(vcls, folder, tmp_path):

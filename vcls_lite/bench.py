@@ -52,7 +52,10 @@ TABLES = {  # bench -> [(column header, row key, decimals)]
                 ('train img/s CL', 'train_ips_cl', 1), ('train peak MB', 'train_mb', 0),
                 ('infer img/s', 'infer_ips', 1), ('infer img/s CL', 'infer_ips_cl', 1),
                 ('infer peak MB', 'infer_mb', 0), ('start MB', 'base_mb', 0)],
-    'quant': [('figure', 'figure', 0), ('measured', 'measured', 2), ('target', 'target', 0), ('met', 'met', 0)]}
+    'quant': [('figure', 'figure', 0), ('measured', 'measured', 2), ('target', 'target', 0), ('met', 'met', 0)],
+    'fixed-cost': [('tool', 'tool', 0), ('runs', 'runs', 0), ('wall s', 'wall_s', 2), ('epochs s', 'epochs_s', 2),
+                   ('outside s', 'outside_s', 2), ('outside ratio', 'outside_ratio', 3),
+                   ('wall ratio', 'wall_ratio', 3), ('note', 'note', 0)]}
 
 def bench_table(res:dict) -> str:
     "The result of a `bench_*` function as a plain-text table, with what it ran on and the headline ratio."
@@ -63,7 +66,7 @@ def bench_table(res:dict) -> str:
     head = f"{m['cpu']}, {m['cores']} cores, {m['threads']} torch threads, {m['capability']}, torch {m['torch']}"
     tail = ''
     if res.get('ratio') is not None and 'target' in res:
-        op = '>=' if res['bench'] != 'quant' else ''
+        op = {'quant': '', 'fixed-cost': '<='}.get(res['bench'], '>=')   # fixed-cost: seconds, lower is better
         tail = f"\nratio {res['ratio']:.3f} (target {op}{res['target']}): {'met' if res['met'] else 'NOT met'}"
     return head + '\n\n' + text_table(rows, [c for c, _, _ in cols]) + tail
 
@@ -88,10 +91,27 @@ def _plot_scaling(res:dict):
         a.legend(fontsize=7); m.legend(fontsize=7)
     fig.tight_layout(); return fig
 
+def _plot_fixed_cost(res:dict):
+    "Each tool's median run as one bar: the seconds of its epochs, then the seconds outside them."
+    rs = res['rows'][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(rs) + 1.8))
+    names, ep = [r['tool'] for r in rs], [r['epochs_s'] for r in rs]
+    ax.barh(names, ep, color='tab:blue', label='epochs')
+    ax.barh(names, [r['outside_s'] for r in rs], left=ep, color='tab:orange', label='outside the epochs')
+    for i, r in enumerate(rs):
+        ax.text(r['epochs_s'] + r['outside_s'], i, f" {r['outside_s']:.2f} s outside ({r['outside_ratio']:.2f}x)",
+                va='center', fontsize=8)
+    ax.set_title(f"whole training runs: {res['model']} {res['crop']} px, {res['epochs']} epochs", fontsize=10)
+    ax.set_xlabel('seconds (median run)'); ax.margins(x=0.35)
+    ax.legend(fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
+    fig.tight_layout(); return fig
+
 def plot_bench(res:dict):
-    "A figure for a `bench_*` result: bars of images/s per loop, pipeline or form; for scaling, throughput and memory."
+    """A figure for a `bench_*` result: bars of images/s per loop, pipeline or form; for scaling, throughput and
+    memory; for fixed-cost, seconds in and outside the epochs."""
     b = res['bench']
     if b == 'scaling': return _plot_scaling(res)
+    if b == 'fixed-cost': return _plot_fixed_cost(res)
     if b == 'quant': return None
     key = {'train-overhead': 'loop', 'data': 'pipeline', 'infer': 'form'}[b]
     rs = [r for r in res['rows'] if r.get('images_per_sec')]

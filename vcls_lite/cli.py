@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func='cmd_data_check')
 
     b = sub.add_parser('bench',
-                       help='benchmarks, each a ratio measured in one run: overhead, data, infer, scaling, quant')
+                       help='benchmarks, each a ratio measured in one run: overhead, data, infer, scaling, quant, '
+                            'fixed-cost')
     bsub = b.add_subparsers(dest='bench_command', required=True, metavar='KIND', parser_class=_Parser)
     def bench_parser(name, help):
         x = bsub.add_parser(name, help=help)
@@ -281,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='image sizes for the speed test')
     q.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating timing rounds (default 3)')
     q.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per form and round (default 10)')
+    f = bench_parser('fixed-cost', "a vcls train run's seconds outside its epochs vs torchvision's train.py (<= 1)")
+    f.add_argument('--reference', required=True, metavar='DIR',
+                   help='references/classification of a clone of github.com/pytorch/vision (train.py and its modules)')
+    f.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating rounds, a run of each (default 3)')
+    f.add_argument('--epochs', type=int, default=4, metavar='N', help='epochs per run (default 4)')
+    f.add_argument('--threads', type=int, default=1, metavar='N', help='OMP_NUM_THREADS of every run (default 1)')
     z = sub.add_parser('zoo',
                        help='train and measure every recipe model: top-1, GMACs, fp32 latency, int8 speedup, one table')
     z.add_argument('--scale', choices=('full', 'demo', 'smoke'), default='demo', help='recipe scale (default demo)')

@@ -8,7 +8,7 @@ import json, math, re, sys, time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from . import bench, bench_infer, bench_train
+from . import bench, bench_fixed_cost, bench_infer, bench_train
 from .checkpoint import resume_point
 from .core import ConfigError, RunDirError, cpu_has_bf16, get_device
 from .data import get_datasets
@@ -240,7 +240,8 @@ BENCH_ARGS = {'train-overhead': ('model', 'crop', 'batch_size', 'steps', 'rounds
               'data': ('data_path', 'recipe', 'scale', 'steps', 'rounds', 'ref_workers', 'batch_size'),
               'infer': ('model', 'checkpoint', 'batch_size', 'iters', 'warmup', 'crop', 'classes', 'forms'),
               'scaling': ('model', 'batch_sizes', 'crops', 'crop', 'batch_size', 'steps'),
-              'quant': ('r18', 'qat_run', 'sizes', 'rounds', 'iters')}
+              'quant': ('r18', 'qat_run', 'sizes', 'rounds', 'iters'),
+              'fixed-cost': ('reference', 'rounds', 'epochs', 'threads')}
 
 def cmd_bench(args) -> int:
     "`vcls bench KIND`: run one benchmark and write its table, JSON, CSV and plot into a new folder."
@@ -258,7 +259,7 @@ def cmd_bench(args) -> int:
     if (out/f'{kind}.json').exists(): raise RunDirError(f"{out} already holds {kind}.json; choose another --output-dir")
     fn = {'train-overhead': bench_train.bench_train_overhead, 'data': bench_train.bench_data,
           'scaling': bench_train.bench_scaling, 'infer': bench_infer.bench_infer,
-          'quant': bench_infer.bench_quant}[kind]
+          'quant': bench_infer.bench_quant, 'fixed-cost': bench_fixed_cost.bench_fixed_cost}[kind]
     res = fn(**kw)
     res['command'] = 'vcls bench ' + ' '.join(sys.argv[2:]) if sys.argv[1:2] == ['bench'] else f'vcls bench {kind}'
     paths = bench.write_bench(res, out)
