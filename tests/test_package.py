@@ -42,3 +42,13 @@ def test_modules_are_short_with_short_lines():
         long += [f"{p.name}:{i}" for i, l in enumerate(lines, 1)
                  if len(l) > 120 and i > 1 and not l.startswith('__all__ = [')]
     assert not long, f"lines over 120 characters (wrap them in the notebooks): {long}"
+
+
+def test_a_reader_that_stops_early_is_no_error():
+    "`vcls recipes | head -1`: once the reader closes the pipe, vcls exits quietly (no BrokenPipeError traceback)."
+    vcls = Path(sys.executable).parent/'vcls'
+    p = subprocess.Popen([str(vcls), 'recipes', 'show', 'torchvision/resnet18'], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, bufsize=0)
+    p.stdout.close()   # before vcls has written anything: its first write meets a closed pipe
+    err = p.stderr.read().decode()
+    assert p.wait() == 0 and 'Traceback' not in err, err

@@ -326,7 +326,10 @@ def run(argv=None):
     "The console script: `main`, then exit with its code without a last collection of every object."
     os.environ.setdefault('MPLBACKEND', 'Agg')   # files only; nothing to show
     defer_modules()
-    code = main(argv)
+    try: code = main(argv)
+    except BrokenPipeError:   # `vcls recipes | head`: the reader has gone, which is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     gc.freeze()
     sys.exit(code)
 
