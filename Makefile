@@ -27,8 +27,8 @@ demo: $(VENV)/.installed
 # pytest and the notebooks side by side, each printing when it is done: most tests and notebooks spend their time in
 # one thread (a process starting, a small model), so the two fill both cores. Threads that wait for work sleep
 # instead of spinning (OpenMP's passive policy): with two jobs on two cores, a spinning thread takes the core the
-# other job needs. Measured here on an installed venv: 8 min (pytest 7.9 min beside the notebooks' 6.3 min, 12 GB at
-# the peak); one after the other with spinning threads it was 19 min.
+# other job needs. Measured here on an installed venv: 6 min 50 s and 8 min in two runs (pytest the longer of the two,
+# 12 GB at the peak); one after the other with spinning threads it was 19 min.
 test: export OMP_WAIT_POLICY = PASSIVE
 test: $(VENV)/.installed-dev
 	$(MAKE) export-check
