@@ -53,7 +53,7 @@ def check_reference(path) -> Path:
     return p.resolve()
 
 MARK = 'VCLS_EPOCH_SECONDS='   # the launcher's last line: the seconds spent inside train_one_epoch and evaluate
-LAUNCHER = '''import sys, time
+LAUNCHER = f'''import sys, time
 sys.path.insert(0, sys.argv.pop(1))   # the reference folder: train.py imports presets, utils, ... from beside it
 import train
 missing = [n for n in ('train_one_epoch', 'evaluate', 'main', 'get_args_parser') if not hasattr(train, n)]
@@ -68,7 +68,7 @@ def timed(fn):
 train.train_one_epoch, train.evaluate = timed(train.train_one_epoch), timed(train.evaluate)
 if len(sys.argv) > 1:   # no flags: only the import and the check above
     train.main(train.get_args_parser().parse_args(sys.argv[1:]))
-    print('VCLS_EPOCH_SECONDS=%.6f' % spent[0], flush=True)
+    print('{MARK}%.6f' % spent[0], flush=True)
 '''
 
 # %% ../nbs/07c_bench_fixed_cost.ipynb #90944c1e
