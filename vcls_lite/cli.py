@@ -325,6 +325,8 @@ def main(argv=None) -> int:
 def run(argv=None):
     "The console script: `main`, then exit with its code without a last collection of every object."
     os.environ.setdefault('MPLBACKEND', 'Agg')   # files only; nothing to show
+    if isinstance(sys.stderr, io.TextIOWrapper):   # one write per line: torchrun's processes share a stderr
+        sys.stderr.reconfigure(line_buffering=True, write_through=False)
     defer_modules()
     try: code = main(argv)
     except BrokenPipeError:   # `vcls recipes | head`: the reader has gone, which is not an error of ours
