@@ -8,12 +8,14 @@ import os, platform, time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import LogFormatter
 import torch
 
 from .core import atomic_path
 
 # %% auto #0
-__all__ = ['save_fig', 'show_images', 'text_table', 'markdown_table', 'machine', 'call_times', 'measure_speed', 'in_turn']
+__all__ = ['save_fig', 'PlainLog', 'log_scale', 'show_images', 'text_table', 'markdown_table', 'machine', 'call_times',
+           'measure_speed', 'in_turn']
 
 # %% ../nbs/00a_report.ipynb #a815f38c
 def save_fig(fig, path:Path) -> Path:
@@ -21,6 +23,17 @@ def save_fig(fig, path:Path) -> Path:
     with atomic_path(path) as tmp: fig.savefig(tmp, format='png', dpi=100)
     plt.close(fig)
     return path
+
+# %% ../nbs/00a_report.ipynb #f5c1a2e6
+class PlainLog(LogFormatter):
+    "matplotlib's log-axis labels (which ticks get one), written `%g`: 0.001, 0.2, 1, 10."
+    def _num_to_string(self, x, vmin, vmax): return f'{x:g}'
+
+def log_scale(ax, axis:str='y'):
+    "Put `axis` ('x' or 'y') of `ax` on a log scale with plain-number tick labels."
+    getattr(ax, f'set_{axis}scale')('log')
+    a = getattr(ax, f'{axis}axis')
+    a.set_major_formatter(PlainLog(10)); a.set_minor_formatter(PlainLog(10, labelOnlyBase=False))
 
 # %% ../nbs/00a_report.ipynb #d2b1f6e3
 def show_images(x:torch.Tensor, titles=None, ncols:int=8, figsize=None, colors=None):

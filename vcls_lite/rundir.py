@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_rundir.ipynb #ba2e7a2e
 from __future__ import annotations
-import os, shutil, time
+import copy, os, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +16,10 @@ from fastai.interpret import ClassificationInterpretation
 
 import vcls_lite
 from .callbacks import ValidPreds
-from .checkpoint import checkpoint_dict, save_checkpoint
+from .checkpoint import Saver, checkpoint_dict, save_checkpoint
 from .core import ConfigError, RunDirError, atomic_path, save_json
 from .learner import Order
-from .report import save_fig, show_images
+from .report import log_scale, save_fig, show_images
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'Run', 'check_run', 'holds_run', 'prepare_output_dir', 'clean_output_dir', 'SaveRun', 'threshold_time',
@@ -107,26 +107,33 @@ def clean_output_dir(out:Path, ck) -> None:
 # %% ../nbs/04c_rundir.ipynb #f4bb1146
 class SaveRun(Callback):
     """After every epoch: the checkpoint (and with `save_ckp` an epoch copy, `keep` of them) and `metrics.json`, written
-    atomically. `save(iters)` writes a mid-epoch checkpoint (Ctrl-C)."""
+    atomically in the background (`Saver`) while the next epoch trains. `save(iters)` writes a mid-epoch checkpoint
+    (Ctrl-C) at once; `wait()` returns when every write is on disk (the run calls it before it ends)."""
     order = Order.SAVE
     def __init__(self, out:Path, config:dict, stats, extra:dict, save_ckp:bool=False, keep:int=3):
         self.out, self.config, self.stats, self.extra = Path(out), config, stats, extra
-        self.save_ckp, self.keep = save_ckp, keep
-    def save(self, iters:int|None=None):
-        path = save_checkpoint(checkpoint_dict(self.learn, self.config, self.stats.history, iters),
-                               self.out/'checkpoint.pth')
-        if self.save_ckp and iters is None: self._keep_copy(path)
-        try: save_json(self.out/'metrics.json', run_metrics(self.stats.history, status='running', **self.extra))
+        self.save_ckp, self.keep, self.saver = save_ckp, keep, Saver()
+    def _state(self, iters:int|None):
+        return (checkpoint_dict(self.learn, self.config, self.stats.history, iters),
+                run_metrics(self.stats.history, status='running', **self.extra), self.epoch)
+    def _write(self, ck:dict, metrics:dict, epoch:int):
+        path = save_checkpoint(ck, self.out/'checkpoint.pth')
+        if self.save_ckp and ck['iter'] is None: self._keep_copy(path, epoch)
+        try: save_json(self.out/'metrics.json', metrics)
         except OSError as e:
             raise RunDirError(f"cannot write {self.out/'metrics.json'}: {e.strerror or e}; free space, "
                                                f"then continue with --resume {self.out}") from None
-    def after_epoch(self): self.save()
-    def _keep_copy(self, path:Path):
-        copy = self.out/f'checkpoint_{self.epoch:03d}.pth'
-        copy.unlink(missing_ok=True)
-        try: os.link(path, copy)
+    def save(self, iters:int|None=None):
+        self.saver.wait(); self._write(*self._state(iters))
+    def after_epoch(self):   # a copy of the state, written while the next epoch changes the model
+        self.saver.submit(self._write, *copy.deepcopy(self._state(None)))
+    def wait(self, quiet:bool=False): return self.saver.wait(quiet)
+    def _keep_copy(self, path:Path, epoch:int):
+        dup = self.out/f'checkpoint_{epoch:03d}.pth'
+        dup.unlink(missing_ok=True)
+        try: os.link(path, dup)
         except OSError:   # no hard links on this filesystem: a real copy
-            with atomic_path(copy) as tmp: shutil.copyfile(path, tmp)
+            with atomic_path(dup) as tmp: shutil.copyfile(path, tmp)
         if self.keep:
             for old in sorted(self.out.glob('checkpoint_[0-9]*.pth'))[:-self.keep]: old.unlink(missing_ok=True)
 
@@ -167,7 +174,7 @@ def plot_curves(history:list):
         pts = [(h['epoch'], h[key]) for h in history if h.get(key) is not None]
         ax.plot([e for e, _ in pts], [v for _, v in pts], 'o-', label=label)
     line(a, 'train_loss', 'train'); line(a, 'valid_loss', 'validation')
-    a.set(xlabel='epoch', ylabel='loss', yscale='log', title='loss'); a.legend()
+    a.set(xlabel='epoch', ylabel='loss', title='loss'); log_scale(a); a.legend()
     line(b, 'top1', 'top-1'); line(b, 'top5', 'top-5')
     b.set(xlabel='epoch', ylabel='fraction correct', title='validation accuracy'); b.legend(); b.grid(alpha=0.3)
     fig.tight_layout()
@@ -178,7 +185,7 @@ def plot_lr(history:list, fn, epochs:int):
     fig, ax = plt.subplots(figsize=(6, 2.8))
     ax.plot(range(epochs), [fn(e) for e in range(epochs)], drawstyle='steps-post', color='0.6', label='planned')
     ax.plot([h['epoch'] for h in history], [h['lr'] for h in history], 'o', ms=4, label='trained')
-    ax.set(xlabel='epoch', ylabel='learning rate', yscale='log', title='learning-rate schedule'); ax.legend()
+    ax.set(xlabel='epoch', ylabel='learning rate', title='learning-rate schedule'); log_scale(ax); ax.legend()
     fig.tight_layout()
     return fig
 

@@ -163,23 +163,28 @@ def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build) -> dict:
     metrics = run_metrics(rcb['stats'].history, status='finished', output_dir=str(out),
                           stopped_early=bool(len(rcb['stats'].history) < recipe.epochs), **extra)
     if main:
-        write_report(learn, out, rcb['stats'].history, rcb['preds'], recipe.epochs)
+        try: write_report(learn, out, rcb['stats'].history, rcb['preds'], recipe.epochs)   # while the last
+        finally: rcb['save'].wait()                                                      # checkpoint is written
         save_json(out/'metrics.json', metrics)
     return metrics
 
 def _fit(learn, epochs:int, rcb:dict, out:Path, extra:dict, main:bool, quiet:bool):
     "Fit; after a Ctrl-C, `metrics.json` says `interrupted` and `Interrupted` says where the checkpoint is."
-    stop, history = rcb['stop'], rcb['stats'].history
+    stop, history, save = rcb['stop'], rcb['stats'].history, rcb.get('save')
+    def interrupted():   # the checkpoint being written lands first: its `running` metrics must not win
+        if not main: return
+        save.wait(quiet=True); save_json(out/'metrics.json', run_metrics(history, status='interrupted', **extra))
     try:
         with (learn.no_bar() if quiet else contextlib.nullcontext()), \
              (contextlib.nullcontext() if main else learn.no_logging()):
             learn.fit(epochs)
-    except KeyboardInterrupt:   # a second Ctrl-C
-        if main: save_json(out/'metrics.json', run_metrics(history, status='interrupted', **extra))
+    except KeyboardInterrupt: interrupted(); raise   # a second Ctrl-C
+    except BaseException:
+        if main: save.wait(quiet=True)   # the error goes up once the last finished epoch is on disk
         raise
     finally: stop.restore()
     if stop.where:
-        if main: save_json(out/'metrics.json', run_metrics(history, status='interrupted', **extra))
+        interrupted()
         e, i = stop.where
         raise Interrupted(f"stopped at epoch {e}, batch {i}; checkpoint saved: continue with --resume {out}")
 
