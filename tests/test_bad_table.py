@@ -60,12 +60,12 @@ def _empty_class(d): (d/'train'/'dog').mkdir(); (d/'validation'/'dog').mkdir()
 def _unreadable(d): (d/'train'/'ant'/'gone.png').symlink_to(d/'no_such_file.png')   # unreadable, even for root
 
 
-def _full_disk(monkeypatch):
-    "The second checkpoint write finds the disk full after writing part of the file."
+def _full_disk(monkeypatch, at:int=2):
+    "Checkpoint write number `at` finds the disk full after writing part of the file."
     calls, real = [], torch.save
     def save(obj, f, *a, **k):
         calls.append(f)
-        if len(calls) < 2: return real(obj, f, *a, **k)
+        if len(calls) < at: return real(obj, f, *a, **k)
         Path(f).write_bytes(b'partial'); raise OSError(errno.ENOSPC, 'No space left on device')
     monkeypatch.setattr(torch, 'save', save)
 
@@ -98,6 +98,8 @@ ROWS = [
     ('train-weights-other-classes', lambda e, t: T('--data-path', e.data4, '--weights', e.ckpt, '--output-dir', t/'r'), ['other classes']),
     ('train-full-disk', lambda e, t: [*T('--data-path', e.data, '--output-dir', t/'r'), '--epochs', '2'],
      ['the disk is full', 'previous checkpoint is kept', '--resume'], _full_disk),
+    ('train-full-disk-first-save', lambda e, t: [*T('--data-path', e.data, '--output-dir', t/'r'), '--epochs', '2'],
+     ['the disk is full', 'no checkpoint is saved yet', 'start the run again'], lambda mp: _full_disk(mp, 1)),
     ('eval-missing-checkpoint', lambda e, t: ['eval', t/'none.pth'], ['not found']),
     ('eval-truncated', lambda e, t: ['eval', e.base/'truncated.pth'], ['cannot be read as a checkpoint']),
     ('eval-pickle-runs-code', lambda e, t: ['eval', e.base/'evil.pth'], ['cannot be read as a checkpoint', 'posix.system']),

@@ -60,8 +60,9 @@ def save_checkpoint(ck:dict, path) -> Path:
             why, fix = 'the disk is full', 'free space'
         elif isinstance(e, OSError): why, fix = e.strerror or str(e), 'fix that'
         else: raise
-        raise RunDirError(f"cannot write {path}: {why}; the previous checkpoint is kept: {fix}, then continue "
-                          f"with --resume {path.parent}") from None
+        then = f"the previous checkpoint is kept: {fix}, then continue with --resume {path.parent}" if path.exists() \
+            else f"no checkpoint is saved yet: {fix}, then start the run again"
+        raise RunDirError(f"cannot write {path}: {why}; {then}") from None
     finally: cfg.compute_crc32 = crc
     return path
 
@@ -118,6 +119,9 @@ class Saver:
             except BaseException as e: self._error = e
         self._thread = threading.Thread(target=job, name='vcls-saver')
         self._thread.start()
+    def check(self):
+        "Raise the error of a job that has failed, without waiting for one still running."
+        if self._error is not None: self.wait()
     def wait(self, quiet:bool=False):
         "Block until the job in flight is done; raise its error, or with `quiet` return it."
         if self._thread is not None: self._thread.join(); self._thread = None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #d48f5639
 from __future__ import annotations
-import contextlib, difflib, json, os, random
+import contextlib, difflib, json, os, random, re
 from pathlib import Path
 
 # %% auto #0
@@ -37,6 +37,7 @@ def one_line(err:BaseException) -> str:
     "The user-facing one-line message of `err`, also when a DataLoader worker re-raised it with its traceback."
     msg = str(err).strip()
     if 'Original Traceback' in msg: msg = msg.splitlines()[-1].split(': ', 1)[-1]
+    msg = re.sub(r'^Exception occured in `\w+` when calling event `\w+`:\s*', '', msg)   # fastai's, for a callback
     return ' '.join(msg.split())
 
 # %% ../nbs/00_core.ipynb #d748ebab

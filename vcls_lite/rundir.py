@@ -127,6 +127,7 @@ class SaveRun(Callback):
         self.saver.wait(); self._write(*self._state(iters))
     def after_epoch(self):   # a copy of the state, written while the next epoch changes the model
         self.saver.submit(self._write, *copy.deepcopy(self._state(None)))
+    def after_batch(self): self.saver.check()   # a write that failed (a full disk) stops the run now
     def wait(self, quiet:bool=False): return self.saver.wait(quiet)
     def _keep_copy(self, path:Path, epoch:int):
         dup = self.out/f'checkpoint_{epoch:03d}.pth'
