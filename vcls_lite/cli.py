@@ -10,8 +10,8 @@ from fastcore.imports import IN_NOTEBOOK
 
 from .core import VclsError, one_line
 from .deferred import defer_modules
-from .flags import (DEFAULT_RECIPE, ENGINES, PTQ_DEFAULTS, RECIPE_FLAGS, RUN_FLAGS, SCHEDULE_FLAGS, SOURCES,
-                             Parser, add_flags, bool_arg, spellings, strides_arg)
+from .flags import (DEFAULT_RECIPE, ENGINES, PTQ_DEFAULTS, RECIPE_FLAGS, RUN_FLAGS, SCHEDULE_FLAGS, Parser,
+                              add_flags, bool_arg, spellings, strides_arg)
 
 # %% auto #0
 __all__ = ['build_parser', 'main', 'run', 'capture']

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .models import build_model, complexity, model_complexity, published
 from .recipes import Recipe
-from .report import show_images
+from .report import log_scale, show_images
 from .rundir import Run
 from .train import recipe_dls
 
@@ -33,7 +33,7 @@ def plot_schedules(full:Recipe, recipe:Recipe, scale:str):
                          (axs[1], recipe, f'{scale}: {recipe.epochs} epochs')):
         ax.plot(r.lrs(), drawstyle='steps-post' if r.schedule.kind == 'step' else 'default',
                 marker='.' if r.epochs < 30 else None)
-        ax.set(yscale='log', xlabel='epoch', ylabel='learning rate', title=title)
+        ax.set(xlabel='epoch', ylabel='learning rate', title=title); log_scale(ax)
     fig.tight_layout()
     return fig
 
