@@ -97,3 +97,17 @@ def test_other_settings_are_measured_again_never_mixed(zoo_dir, tmp_path):
     code, out, err = capture('zoo', '--models', 'torchvision/resnet18', '--scale', 'demo', '--output-dir', d)
     rec = json.loads((d/'zoo.json').read_text())['records']['torchvision/resnet18']
     assert code == 1 and rec['status'] == 'failed' and 'holds a run at smoke scale on the sample' in rec['error'], rec
+
+
+def test_a_run_of_other_recipe_settings_is_not_reused(zoo_dir, tmp_path):
+    "A run folder trained under another demo rule (here: another rate) is refused by name, and left as it is."
+    d = tmp_path/'z'
+    shutil.copytree(zoo_dir[0], d)
+    f = d/'torchvision__resnet18'/'config.json'
+    cfg = json.loads(f.read_text()); cfg['recipe']['lr'] *= 2; f.write_text(json.dumps(cfg))
+    zoo = json.loads((d/'zoo.json').read_text()); zoo['records'].clear(); (d/'zoo.json').write_text(json.dumps(zoo))
+    code, out, err = capture('zoo', '--models', 'torchvision/resnet18', *FAST, '--output-dir', d)
+    rec = json.loads((d/'zoo.json').read_text())['records']['torchvision/resnet18']
+    assert code == 1 and rec['status'] == 'failed' and 'holds a run of other torchvision/resnet18 settings (lr: ' \
+        in rec['error'], rec
+    assert json.loads(f.read_text()) == cfg

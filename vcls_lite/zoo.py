@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_zoo.ipynb #950bbfe5
 from __future__ import annotations
-import contextlib, html, io, json, shutil, time
+import contextlib, hashlib, html, io, json, shutil, time
 from pathlib import Path
 
 import matplotlib
@@ -20,12 +20,12 @@ from .train import train
 from .models import model_complexity, published
 from .quant import check_backend, quantize_checkpoint
 from .recipe_tables import NUM_CLASSES, TI_PUBLISHED
-from .recipes import RECIPES
+from .recipes import RECIPES, Recipe
 from .report import markdown_table
 
 # %% auto #0
-__all__ = ['ZOO_HEADER', 'zoo_recipes', 'zoo_settings', 'measure', 'load_zoo', 'run_zoo', 'zoo_rows', 'pareto', 'plot_zoo',
-           'write_zoo_report']
+__all__ = ['ZOO_HEADER', 'zoo_recipes', 'recipe_hash', 'zoo_settings', 'measure', 'load_zoo', 'run_zoo', 'zoo_rows', 'pareto',
+           'plot_zoo', 'write_zoo_report']
 
 # %% ../nbs/09_zoo.ipynb #4fafff24
 def zoo_recipes(models=None) -> list:
@@ -42,26 +42,39 @@ def zoo_recipes(models=None) -> list:
     return picked
 
 # %% ../nbs/09_zoo.ipynb #4653b47b
+def recipe_hash(recipe) -> str:
+    "A short fingerprint of every hyper-parameter of `recipe`: a changed recipe or demo rule is measured again."
+    return hashlib.sha1(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
 def zoo_settings(recipe, scale:str, data_path=None, speed_size:int|None=None, iters:int=5, backend:str='x86') -> dict:
     "What a zoo record was measured with; a record is reused only when all of it matches."
     size = speed_size or (recipe.at_scale(scale).crop if scale == 'smoke' else recipe.crop)
-    return {'recipe': recipe.name, 'scale': scale, 'data_path': str(data_path) if data_path else None,
+    return {'recipe': recipe.name, 'recipe_hash': recipe_hash(recipe.at_scale(scale)), 'scale': scale,
+            'data_path': str(data_path) if data_path else None,
             'speed_size': size, 'iters': iters, 'backend': backend, 'torch': torch.__version__.split('+')[0],
             'threads': torch.get_num_threads()}
 
 # %% ../nbs/09_zoo.ipynb #4c8dd949
-def _check_run_dir(out:Path, scale:str, data_path) -> None:
-    "A zoo's run folder holds a run of these settings or none: a run of another scale or dataset is never reused."
+def _check_run_dir(out:Path, recipe, scale:str, data_path) -> None:
+    """A zoo's run folder holds a run of these settings or none: a run of another scale, dataset or recipe (a field
+    changed, or another demo rule) is never reused."""
     f = out/'config.json'
     if not f.exists(): return
-    run = json.loads(f.read_text())['run']
+    cfg = json.loads(f.read_text()); run = cfg['run']
     if (run.get('scale'), run.get('data_path') or None) != (scale, str(data_path) if data_path else None):
         raise RunDirError(f"{out} holds a run at {run.get('scale')} scale on {run.get('data_path') or 'the sample'}; "
                           "measure other settings into another --output-dir")
+    was = Recipe.from_dict(cfg['recipe']).flat()
+    now = recipe.at_scale(scale).flat()
+    diff = [k for k, v in now.items() if was.get(k) != v]
+    if diff:
+        raise RunDirError(f"{out} holds a run of other {recipe.name} settings "
+                          f"({'; '.join(f'{k}: {was.get(k)} there, {now[k]} now' for k in diff[:3])}); "
+                          "move it away to measure this recipe again, or use another --output-dir")
 
 def _trained(recipe, scale:str, out:Path, data_path) -> dict:
     "The final metrics of `recipe` trained in `out`: a finished run as it is, a stopped one resumed, else a new run."
-    _check_run_dir(out, scale, data_path)
+    _check_run_dir(out, recipe, scale, data_path)
     done = out/'metrics.json'
     if done.exists() and json.loads(done.read_text()).get('status') == 'finished': return json.loads(done.read_text())
     run = Run(data_path=data_path, scale=scale, print_freq=10**9,
