@@ -1,5 +1,5 @@
 "The recipe registry on the command line: listings, show/diff, schedules in real runs, complexity, bad input."
-import json
+import dataclasses, json
 
 import pytest
 import torch
@@ -68,8 +68,8 @@ def test_train_recipe_dry_run(vcls, name):
     assert cfg['recipe']['name'] == name and cfg['run']['scale'] == 'full'
 
 
-@pytest.mark.parametrize('name, flags', [('cambricon/shufflenet_v2_x0_5', []),
-                                         ('edgeailite/regnetx800mf_x1', ['--sched-on', 'step'])])
+@pytest.mark.parametrize('name, flags', [('cambricon/shufflenet_v2_x0_5', ['--sched-on', 'epoch']),
+                                         ('edgeailite/regnetx800mf_x1', [])])
 @pytest.mark.slow
 def test_smoke_runs_follow_their_schedule(vcls, tmp_path, name, flags):
     "A real smoke run: the learning rate at the first step of each epoch is the recipe's schedule."
@@ -78,10 +78,10 @@ def test_smoke_runs_follow_their_schedule(vcls, tmp_path, name, flags):
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     ck = torch.load(tmp_path/'run'/'checkpoint.pth', weights_only=True)
     r = get_recipe(name).at_scale('smoke')
-    n = r.iters if flags else 1
-    sched = r.schedule.in_steps(n) if flags else r.schedule
+    n = 1 if flags else r.iters   # the demo rule updates the rate every step; --sched-on epoch puts it back
+    sched = dataclasses.replace(r.schedule, on='epoch') if flags else r.schedule.in_steps(n)
     assert [h['lr'] for h in m['history']] == pytest.approx([sched.lr(e * n, r.lr, r.epochs * n) for e in range(r.epochs)])
-    assert ck['scheduler']['kind'] == r.schedule.kind and ck['scheduler']['on'] == ('step' if flags else 'epoch')
+    assert ck['scheduler']['kind'] == r.schedule.kind and ck['scheduler']['on'] == ('epoch' if flags else 'step')
 
 
 @pytest.mark.slow
@@ -125,3 +125,13 @@ def test_wrong_type_override_from_python():
     from vcls_lite.core import ConfigError
     from vcls_lite.recipes import get_recipe
     with pytest.raises(ConfigError, match='recipe field epochs must be int'): dataclasses.replace(get_recipe(), epochs='90').check()
+
+
+def test_a_shorter_demo_keeps_a_warmup_that_fits(vcls):
+    "The demo rule's one epoch of warmup gives way to --epochs 1; a warmup asked for on the command line does not."
+    cfg = json.loads(ok(vcls('train', '--scale', 'demo', '--epochs', '1', '--dry-run')))
+    assert (cfg['recipe']['epochs'], cfg['recipe']['schedule']['warmup']) == (1, 0)
+    cfg = json.loads(ok(vcls('train', '--scale', 'demo', '--epochs', '3', '--dry-run')))
+    assert cfg['recipe']['schedule']['warmup'] == 1
+    code, out, err = vcls('train', '--scale', 'demo', '--epochs', '1', '--lr-warmup-epochs', '1', '--dry-run')
+    assert code == 2 and 'must be shorter than the run' in err

@@ -64,6 +64,8 @@ def resolve(args) -> tuple[Recipe, Run]:
     else:
         scale = args.scale or default_scale(run_kw)
         base = get_recipe(args.recipe or DEFAULT_RECIPE).at_scale(scale)
+    if scale != 'full' and 'epochs' in overrides and 'warmup' not in sched:   # the scale's warmup fits a shorter run
+        sched['warmup'] = max(0, min(base.schedule.warmup, overrides['epochs'] - 1))
     recipe = replace(base, **overrides, schedule=replace(base.schedule, **sched))
     if args.scale_lr:
         if 'lr' in overrides: raise ConfigError("pass either --lr or --scale-lr, not both")

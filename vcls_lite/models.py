@@ -18,9 +18,10 @@ from torchvision.ops.misc import Conv2dNormActivation
 from .core import ConfigError, ModelError, did_you_mean
 
 # %% auto #0
-__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'NO_NORM', 'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name',
-           'small_input_strides', 'stride_points', 'set_strides', 'complexity', 'parse_strides', 'build_model',
-           'published', 'model_complexity', 'has_norm', 'trim_plan', 'TrimConv2d', 'trim_taps']
+__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'NO_NORM', 'DEPTHWISE', 'MobileNetV1', 'WidthResNet', 'model_names',
+           'resolve_name', 'small_input_strides', 'stride_points', 'set_strides', 'complexity', 'parse_strides',
+           'build_model', 'published', 'model_complexity', 'has_norm', 'has_depthwise', 'trim_plan', 'TrimConv2d',
+           'trim_taps']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -202,6 +203,14 @@ NO_NORM = ('alexnet', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg13', 'vgg16
 def has_norm(name:str) -> bool:
     "Whether the model called `name` has batch, group or layer normalization layers."
     return resolve_name(name) not in NO_NORM
+
+# %% ../nbs/02_models.ipynb #4bfc3c3c
+# model names (after `resolve_name`) that start with these have depthwise convolutions
+DEPTHWISE = ('mobilenet', 'shufflenet', 'mnasnet', 'efficientnet', 'convnext', 'maxvit')
+
+def has_depthwise(name:str) -> bool:
+    "Whether the model called `name` has depthwise convolutions (a `Conv2d` with one group per input channel)."
+    return resolve_name(name).startswith(DEPTHWISE)
 
 # %% ../nbs/02_models.ipynb #0358b8ef
 def trim_plan(hw, kernel, stride, padding):

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field, asdict
 from fastcore.basics import patch
 
 from .core import ConfigError, did_you_mean
-from .models import has_norm, resolve_name
-from .schedules import Schedule
+from .models import has_depthwise, has_norm, resolve_name
+from .schedules import KINDS, Schedule
 
 # %% auto #0
-__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_SECONDS', 'DEMO_BUDGET',
-           'DEMO_EPOCHS', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr', 'QuantSettings',
-           'sample_scales', 'get_recipe']
+__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_COST', 'DEMO_WORK', 'DEMO_EPOCHS',
+           'DEMO_WARMUP', 'DEMO_LR', 'SHORT_DEMO', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr',
+           'QuantSettings', 'demo_schedule', 'demo_rate_factor', 'sample_scales', 'get_recipe']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -271,26 +271,41 @@ def _cam_recipes() -> list[Recipe]:
 # %% ../nbs/05_recipes.ipynb #85dcb555
 MIN_CROP = {'alexnet': 64, 'inception_v3': 75,    # px; smaller inputs shrink to nothing inside these models
             **{f'vgg{d}{bn}': 32 for d in (11, 13, 16, 19) for bn in ('', '_bn')}}
-DEMO_SECONDS = {  # seconds per demo epoch (63 steps of 64 images) measured here, 2-core x86 CPU, fp32
-    'resnet18': 9.7, 'resnet34': 13.0, 'resnet50': 23.9, 'resnet101': 40.8, 'resnet152': 56.1, 'alexnet': 21.9,
-    'vgg11': 49.9, 'vgg13': 58.7, 'vgg16': 68.9, 'vgg19': 84.9, 'vgg11_bn': 55.4, 'vgg13_bn': 62.3, 'vgg16_bn': 69.3,
-    'vgg19_bn': 81.0, 'resnext50_32x4d': 28.4, 'resnext101_32x8d': 90.8, 'mobilenet_v2': 11.3, 'inception_v3': 40.5,
-    'googlenet': 6.1, 'shufflenet_v2_x0_5': 3.2, 'shufflenet_v2_x1_0': 5.2, 'mobilenetv1_x1': 8.1, 'resnet50_xp5': 8.1,
-    'regnetx800mf_x1': 8.5, 'mobilenetv2_tv_x1': 11.3, 'resnet50_x1': 23.9, 'mobilenetv2_tv_x1/16px': 28.8}
-DEMO_BUDGET = 175   # seconds of training per demo run: 18 epochs of ResNet-18, the walking-skeleton demo
-DEMO_EPOCHS = 6     # a model without a measured figure (the middle of the measured ones)
+DEMO_COST = {  # one demo epoch (63 steps of 64 images, fp32) over ResNet-18's, measured on one 2-core x86 host
+    'resnet18': 1.0, 'resnet34': 1.34, 'resnet50': 2.46, 'resnet101': 4.21, 'resnet152': 5.78, 'alexnet': 2.26,
+    'vgg11': 5.14, 'vgg13': 6.05, 'vgg16': 7.10, 'vgg19': 8.75, 'vgg11_bn': 5.71, 'vgg13_bn': 6.42, 'vgg16_bn': 7.14,
+    'vgg19_bn': 8.35, 'resnext50_32x4d': 2.93, 'resnext101_32x8d': 9.36, 'mobilenet_v2': 1.17, 'inception_v3': 4.18,
+    'googlenet': 0.63, 'shufflenet_v2_x0_5': 0.33, 'shufflenet_v2_x1_0': 0.54, 'mobilenetv1_x1': 0.84,
+    'resnet50_xp5': 0.84, 'regnetx800mf_x1': 0.88, 'mobilenetv2_tv_x1': 1.17, 'resnet50_x1': 2.46,
+    'mobilenetv2_tv_x1/16px': 2.97}
+DEMO_WORK = 18      # ResNet-18 demo epochs of training a demo may cost: the 18 epochs of the walking-skeleton demo
+DEMO_EPOCHS = 6     # a model without a measured cost (the middle of the measured ones)
+DEMO_WARMUP = 1     # epochs of linear warmup from 1% of the rate, per step [the sweep below]
+DEMO_LR = 0.25      # x the linear-scaled rate: a short demo of a normalized network without depthwise convolutions
+SHORT_DEMO = 12     # epochs: a demo shorter than this is short
+
+def demo_schedule(r:Recipe, epochs:int) -> Schedule:
+    """`r`'s schedule compressed to `epochs`, updated every step, after at least `DEMO_WARMUP` epochs of linear warmup
+    (a kind that warms up by itself keeps its own)."""
+    s = r.schedule.compress(r.epochs, epochs)
+    warm = dict(warmup=max(s.warmup, DEMO_WARMUP), warmup_method='linear', warmup_decay=0.01)
+    return dataclasses.replace(s, on='step', **(warm if KINDS[s.kind].warmup else {}))
+
+def demo_rate_factor(model:str, epochs:int) -> float:
+    "The factor on the linear-scaled rate of a normalized network's demo of `epochs` epochs (the sweep below)."
+    return DEMO_LR if epochs < SHORT_DEMO and not has_depthwise(model) else 1.0
 
 def sample_scales(r:Recipe) -> dict:
-    "The `demo` and `smoke` overrides of `r` on the built-in sample (see the rule above)."
+    "The `demo` and `smoke` overrides of `r` on the built-in sample (see the rule above and the sweep below)."
     small = r.strides == 'auto' and r.dataset in ('cifar10', 'cifar100')
     crop = 16 if small else max(28, MIN_CROP.get(resolve_name(r.model), 0))
     key = f'{r.model}/16px' if small else r.model
-    fit = round(DEMO_BUDGET / DEMO_SECONDS[key]) if key in DEMO_SECONDS else DEMO_EPOCHS
+    fit = round(DEMO_WORK / DEMO_COST[key]) if key in DEMO_COST else DEMO_EPOCHS
     epochs = min(18, max(3, fit, 2 * r.schedule.rates(r.epochs)))
-    lr = scaled_lr(r, 64) if has_norm(r.model) else r.lr
-    demo = dict(epochs=epochs, schedule=r.schedule.compress(r.epochs, epochs), dataset=None, batch_size=64, lr=lr,
-                crop=crop, resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0)
-    smoke = dict(demo, epochs=2, schedule=r.schedule.compress(r.epochs, 2), iters=4, eval_iters=2)
+    lr = scaled_lr(r, 64) * demo_rate_factor(r.model, epochs) if has_norm(r.model) else r.lr
+    demo = dict(epochs=epochs, schedule=demo_schedule(r, epochs), dataset=None, batch_size=64, lr=lr, crop=crop,
+                resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0)
+    smoke = dict(demo, epochs=2, schedule=demo_schedule(r, 2), iters=4, eval_iters=2)
     return {'demo': demo, 'smoke': smoke}
 
 # %% ../nbs/05_recipes.ipynb #16ca814c
