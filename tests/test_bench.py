@@ -65,6 +65,15 @@ def test_infer_from_checkpoint(vcls, tiny_run, tmp_path):
     assert (res['model'], res['crop']) == ('resnet18', 32)
 
 
+def test_engines(vcls, tmp_path):
+    code, out, err = vcls('bench', 'engines', '--models', 'shufflenet_v2_x0_5', '--size', '32', '--rounds', '1',
+                          '--iters', '1', '--json', '--output-dir', tmp_path/'b')
+    assert code == 0, err
+    res = json.loads(out)
+    assert res['default'] == 'onednn' and {'onednn', 'x86'} <= {r['engine'] for r in res['rows']}
+    assert (tmp_path/'b'/'engines.png').is_file()
+
+
 @pytest.mark.parametrize('args, needle', [
     (('data', '--data-path', 'nowhere'), 'does not exist'),
     (('data', '--steps', '0'), '--steps must be at least 1'),
@@ -75,6 +84,8 @@ def test_infer_from_checkpoint(vcls, tiny_run, tmp_path):
     (('scaling', '--batch-sizes', '8', '0'), '--batch-sizes must be at least 1'),
     (('train-overhead', '-b', '0'), '--batch-size must be at least 1'),
     (('train-overhead', '--steps', '1'), '--steps must be at least 2'),
+    (('engines', '--models', 'resnet19'), 'unknown model'),
+    (('engines', '--size', '0'), '--size must be at least 1'),
     (('fixed-cost', '--reference', 'nowhere'), 'is not a folder; clone https://github.com/pytorch/vision'),
     (('fixed-cost', '--reference', 'nowhere', '--rounds', '0'), '--rounds must be at least 1'),
 ])

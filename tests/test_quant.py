@@ -73,7 +73,7 @@ def test_quantize_json_and_eval_int8(sample_run, vcls, tmp_path):
     assert rep['size_mb']['int8'] < rep['size_mb']['fp32'] / 3
     assert sorted(p.name for p in out.iterdir()) == ['int8_model.pt', 'report.json', 'report.md', 'report.png']
     ev = json.loads(ok(vcls('eval', '--int8', out/'int8_model.pt', '--json')))
-    assert ev['top1'] == pytest.approx(rep['int8_top1']) and ev['backend'] == 'x86'
+    assert ev['top1'] == pytest.approx(rep['int8_top1']) and ev['backend'] == 'onednn'
     before = (out/'int8_model.pt').read_bytes()
     bad(vcls('quantize', '--checkpoint', sample_run/'checkpoint.pth', '--output-dir', out), 'already holds an int8 model')
     assert (out/'int8_model.pt').read_bytes() == before   # refused, nothing overwritten
@@ -85,7 +85,7 @@ def test_quantize_fx_model_text_report(vcls, tmp_path):
     ok(vcls('train', '--model', 'regnetx800mf_x1', '--scale', 'smoke', '--output-dir', tmp_path/'regnet'))
     out = ok(vcls('quantize', '--checkpoint', tmp_path/'regnet/checkpoint.pth', '--calib-batches', '2', '--iters', '2'))
     assert 'regnetx800mf_x1  fx' in out and 'speedup' in out
-    assert (tmp_path/'regnet/int8_x86/int8_model.pt').is_file()
+    assert (tmp_path/'regnet/int8_onednn/int8_model.pt').is_file()
 
 
 @pytest.fixture(scope='module')

@@ -93,7 +93,7 @@ def test_other_settings_are_measured_again_never_mixed(zoo_dir, tmp_path):
                              '--output-dir', d)
     assert code == 0, err
     rec = json.loads((d/'zoo.json').read_text())['records']['torchvision/resnet18']
-    assert rec['speed_size'] == 24 and (d/'torchvision__resnet18'/'int8_x86_24px_1iters'/'report.json').exists()
+    assert rec['speed_size'] == 24 and (d/'torchvision__resnet18'/'int8_onednn_24px_1iters'/'report.json').exists()
     code, out, err = capture('zoo', '--models', 'torchvision/resnet18', '--scale', 'demo', '--output-dir', d)
     rec = json.loads((d/'zoo.json').read_text())['records']['torchvision/resnet18']
     assert code == 1 and rec['status'] == 'failed' and 'holds a run at smoke scale on the sample' in rec['error'], rec

@@ -53,6 +53,7 @@ TABLES = {  # bench -> [(column header, row key, decimals)]
                 ('infer img/s', 'infer_ips', 1), ('infer img/s CL', 'infer_ips_cl', 1),
                 ('infer peak MB', 'infer_mb', 0), ('start MB', 'base_mb', 0)],
     'quant': [('figure', 'figure', 0), ('measured', 'measured', 2), ('target', 'target', 0), ('met', 'met', 0)],
+    'engines': [('model', 'model', 0), ('form', 'engine', 0), ('images/s', 'images_per_sec', 1), ('ratio', 'ratio', 2)],
     'fixed-cost': [('tool', 'tool', 0), ('runs', 'runs', 0), ('wall s', 'wall_s', 2), ('epochs s', 'epochs_s', 2),
                    ('outside s', 'outside_s', 2), ('outside ratio', 'outside_ratio', 3),
                    ('wall ratio', 'wall_ratio', 3), ('note', 'note', 0)]}
@@ -106,12 +107,28 @@ def _plot_fixed_cost(res:dict):
     ax.legend(fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
     fig.tight_layout(); return fig
 
+def _plot_engines(res:dict):
+    "One group of bars per model: each form's images/s over the faster fp32 layout, the default engine marked."
+    ms = res['models']; forms = list(dict.fromkeys(r['engine'] for r in res['rows']))
+    fig, ax = plt.subplots(figsize=(1.6 * len(ms) * len(forms) / 3 + 2, 3))
+    w = 0.8 / len(forms)
+    for j, f in enumerate(forms):
+        v = {r['model']: r['ratio'] for r in res['rows'] if r['engine'] == f}
+        ax.bar([i + (j - (len(forms) - 1) / 2) * w for i in range(len(ms))], [v[m] for m in ms], w,
+               label=f + (' (default)' if f == res['default'] else ''), hatch='//' if f == res['default'] else None)
+    ax.axhline(1.0, color='k', lw=0.8, ls=':')
+    ax.set(xticks=range(len(ms)), ylabel='images/s over the faster fp32',
+           title=f"int8 engines, {res['size']} px, batch 32, {res['machine']['capability']}")
+    ax.set_xticklabels(ms, fontsize=8); ax.legend(fontsize=7)
+    fig.tight_layout(); return fig
+
 def plot_bench(res:dict):
     """A figure for a `bench_*` result: bars of images/s per loop, pipeline or form; for scaling, throughput and
     memory; for fixed-cost, seconds in and outside the epochs."""
     b = res['bench']
     if b == 'scaling': return _plot_scaling(res)
     if b == 'fixed-cost': return _plot_fixed_cost(res)
+    if b == 'engines': return _plot_engines(res)
     if b == 'quant': return None
     key = {'train-overhead': 'loop', 'data': 'pipeline', 'infer': 'form'}[b]
     rs = [r for r in res['rows'] if r.get('images_per_sec')]

@@ -15,15 +15,15 @@ from .checkpoint import load_checkpoint, load_weights
 from .core import ConfigError, cpu_has_bf16, interactive
 from .models import QUANTIZABLE, build_model, resolve_name
 from .qat import train_qat
-from .quant import (calibrate, convert_model, evaluate_int8, evaluate_model, fp32_from_checkpoint,
-                             prepare_model, pt2e_int8, quiet)
+from .quant import (DEFAULT_BACKEND, calibrate, convert_model, engines, evaluate_int8, evaluate_model,
+                             fp32_from_checkpoint, prepare_model, pt2e_int8, quiet)
 from .recipes import get_recipe
 from .report import call_times, machine, measure_speed
 from .rundir import Run
 from .train import checkpoint_recipe, evaluate, recipe_dls, train
 
 # %% auto #0
-__all__ = ['infer_forms', 'bench_infer', 'bench_quant']
+__all__ = ['ENGINE_MODELS', 'infer_forms', 'bench_infer', 'bench_quant', 'bench_engines']
 
 # %% ../nbs/07b_bench_infer.ipynb #633401e4
 def _onnx_runner(model, x):
@@ -41,7 +41,7 @@ def _onnx_runner(model, x):
     return lambda b: sess.run(None, {name: b.numpy()})[0]
 
 def _int8_runner(model, name, x, calib):
-    prepared = prepare_model(model, name, 'x86', example=x[:1])
+    prepared = prepare_model(model, name, example=x[:1])
     calibrate(prepared, calib, len(calib))
     q = convert_model(prepared)
     def run(b):
@@ -59,7 +59,7 @@ def infer_forms(model, name:str, x, calib, quantizable=None) -> dict:
              'TorchScript traced': lambda: torch.jit.trace(model, x[:1]),
              'TorchScript frozen': lambda: torch.jit.freeze(torch.jit.trace(model, x[:1])),
              'torch.compile (inductor)': lambda: torch.compile(copy.deepcopy(model)),
-             'int8 PTQ (torch.ao, x86)': lambda: _int8_runner(quantizable or model, name, x, calib),
+             f'int8 PTQ (torch.ao, {DEFAULT_BACKEND})': lambda: _int8_runner(quantizable or model, name, x, calib),
              'ONNX Runtime fp32': lambda: _onnx_runner(model, x)}
     if cpu_has_bf16():
         forms['bf16 autocast (CPU with bf16)'] = lambda: (lambda b: torch.autocast('cpu', torch.bfloat16)(model)(b))
@@ -146,7 +146,7 @@ def _ptq_figures(ck_path, sizes, rounds:int, iters:int) -> tuple[dict, dict]:
     crop = ck['config']['recipe']['crop']
     dls = recipe_dls(checkpoint_recipe(ck['config'], 32), Run(data_path=ck['config']['run']['data_path']),
                      torch.device('cpu'))
-    prepared = prepare_model(fp32, 'resnet18', 'x86', example=torch.zeros(1, 3, crop, crop))
+    prepared = prepare_model(fp32, 'resnet18', example=torch.zeros(1, 3, crop, crop))
     calibrate(prepared, dls.train, 32)
     q = convert_model(prepared)
     acc32, acc8 = evaluate_model(fp32, dls.valid), evaluate_model(q, dls.valid)
@@ -212,3 +212,33 @@ def bench_quant(r18=None, qat_run=None, sizes=(224, 28), rounds:int=3, iters:int
     return {'bench': 'quant', 'rows': rows, 'speed_batch32': {str(s): v for s, v in sp.items()}, 'ptq_resnet18': ptq,
             'qat_mobilenet_v2': qat, 'ratio': min(v['ratio'] for v in sp.values()),
             'met': all(r['met'] is not False for r in rows), 'machine': machine()}
+
+# %% ../nbs/07b_bench_infer.ipynb #ac693e82
+ENGINE_MODELS = ('shufflenet_v2_x1_0', 'mobilenet_v2', 'resnet50')
+
+def bench_engines(models=ENGINE_MODELS, size:int=224, rounds:int=2, iters:int=3) -> dict:
+    "int8 images/s of each quantized engine (but qnnpack) over the faster fp32 layout, batch 32, per model."
+    rows, ok = [], []
+    todo = [e for e in engines() if e != 'qnnpack']
+    for name in progress_bar(models, leave=False) if interactive() else models:
+        m = build_model(name, 10, size, quantizable=True).eval()
+        g = torch.Generator().manual_seed(0)
+        calib = [(torch.randn(8, 3, size, size, generator=g), None) for _ in range(2)]
+        forms = {'fp32 NCHW': (m, False), 'fp32 channels_last': (m, True)}
+        for e in todo:
+            p = prepare_model(m, name, e, example=calib[0][0][:1]); calibrate(p, calib, len(calib))
+            forms[e] = (convert_model(p), True)
+        ips = {k: [] for k in forms}
+        for _ in range(rounds):   # alternating rounds: a slow moment of the host hits every form alike
+            for k, (f, cl) in forms.items():
+                torch.backends.quantized.engine = k if k in todo else DEFAULT_BACKEND
+                ips[k].append(measure_speed(f, size, iters=iters, warmup=1, channels_last=cl)['throughput'])
+        ips = {k: statistics.median(v) for k, v in ips.items()}
+        best = max(ips['fp32 NCHW'], ips['fp32 channels_last'])
+        rs = [{'model': name, 'engine': k, 'images_per_sec': v, 'ratio': v / best} for k, v in ips.items()]
+        rows += rs; top = max(r['ratio'] for r in rs if r['engine'] in todo)
+        mine = next(r['ratio'] for r in rs if r['engine'] == DEFAULT_BACKEND)
+        ok.append((mine, mine >= 1.0 and mine >= 0.9 * top))
+    torch.backends.quantized.engine = DEFAULT_BACKEND
+    return {'bench': 'engines', 'default': DEFAULT_BACKEND, 'models': list(models), 'size': size, 'rows': rows,
+            'ratio': min(r for r, _ in ok), 'target': 1.0, 'met': all(m for _, m in ok), 'machine': machine()}

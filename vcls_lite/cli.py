@@ -10,8 +10,8 @@ from fastcore.imports import IN_NOTEBOOK
 
 from .core import VclsError, one_line
 from .deferred import defer_modules
-from .flags import (DEFAULT_RECIPE, ENGINES, PTQ_DEFAULTS, RECIPE_FLAGS, RUN_FLAGS, SCHEDULE_FLAGS, Parser,
-                              add_flags, bool_arg, spellings, strides_arg)
+from .flags import (DEFAULT_BACKEND, DEFAULT_RECIPE, ENGINES, PTQ_DEFAULTS, RECIPE_FLAGS, RUN_FLAGS,
+                              SCHEDULE_FLAGS, Parser, add_flags, bool_arg, spellings, strides_arg)
 
 # %% auto #0
 __all__ = ['build_parser', 'main', 'run', 'capture']
@@ -32,8 +32,8 @@ def _train_parser(sub):
     t.add_argument(*spellings('--dummy-test'), dest='dummy_test', type=bool_arg, nargs='?', const=True, default=False,
                    metavar='BOOL', help='train on generated fake data (torchvision FakeData)')
     t.add_argument('--dry-run', action='store_true', help='print the resolved recipe and run options, then stop')
-    t.add_argument('--backend', default='x86', metavar='NAME',
-                   help=f"QAT recipes: quantized engine ({ENGINES}; default x86)")
+    t.add_argument('--backend', default=DEFAULT_BACKEND, metavar='NAME',
+                   help=f"QAT recipes: quantized engine ({ENGINES}; default {DEFAULT_BACKEND})")
     add_flags(t.add_argument_group('recipe overrides'), RECIPE_FLAGS)
     add_flags(t.add_argument_group('learning-rate schedule'), SCHEDULE_FLAGS)
     add_flags(t.add_argument_group('run options'), RUN_FLAGS)
@@ -56,7 +56,8 @@ def _eval_quantize_parsers(sub):
                    help='checkpoint.pth of an fp32 run')
     q.add_argument('--model', '-a', '--arch', metavar='NAME', help="the checkpoint's model (checked; optional)")
     add_flags(q, [r for r in RUN_FLAGS if r[1] in ('data_path', 'dataset')])
-    q.add_argument('--backend', default='x86', metavar='NAME', help=f"quantized engine: {ENGINES} (default x86)")
+    q.add_argument('--backend', default=DEFAULT_BACKEND, metavar='NAME',
+                   help=f"quantized engine: {ENGINES} (default {DEFAULT_BACKEND})")
     q.add_argument(*spellings('--calib-batches', '--num-calibration-batches'), dest='calib_batches', type=int,
                    metavar='N', help=f"calibration batches (default {PTQ_DEFAULTS['calib_batches']}, torchvision's)")
     q.add_argument(*spellings('-b', '--batch-size'), dest='batch_size', type=int, metavar='N',
@@ -179,6 +180,12 @@ def _bench_infer_parsers(bsub):
                    help='image sizes for the speed test')
     q.add_argument('--rounds', type=int, default=3, metavar='N', help='alternating timing rounds (default 3)')
     q.add_argument('--iters', type=int, default=10, metavar='N', help='timed calls per form and round (default 10)')
+    e = _bench_kind(bsub, 'engines', 'int8 speed of each quantized engine over fp32, per model (the default engine)')
+    e.add_argument('--models', nargs='+', metavar='NAME',
+                   help='models (default: ShuffleNetV2 x1.0, MobileNetV2, ResNet-50; `bench_infer.ENGINE_MODELS`)')
+    e.add_argument('--size', type=int, default=224, metavar='PX', help='image size (default 224)')
+    e.add_argument('--rounds', type=int, default=2, metavar='N', help='alternating timing rounds (default 2)')
+    e.add_argument('--iters', type=int, default=3, metavar='N', help='timed calls per form and round (default 3)')
     f = _bench_kind(bsub, 'fixed-cost',
                     "a vcls train run's seconds outside its epochs vs torchvision's train.py (<= 1)")
     f.add_argument('--reference', required=True, metavar='DIR',
@@ -203,7 +210,8 @@ def _zoo_parser(sub):
                    help="image size for latency and throughput (default: each recipe's full-scale crop; "
                         "at smoke scale its crop)")
     z.add_argument('--iters', type=int, default=5, metavar='N', help='timed calls per speed form (default 5)')
-    z.add_argument('--backend', default='x86', metavar='NAME', help=f"quantized engine: {ENGINES} (default x86)")
+    z.add_argument('--backend', default=DEFAULT_BACKEND, metavar='NAME',
+                   help=f"quantized engine: {ENGINES} (default {DEFAULT_BACKEND})")
     z.add_argument('--json', action='store_true', help='print zoo.json')
     z.set_defaults(func='cmd_zoo')
 
@@ -216,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_train_parser, _eval_quantize_parsers, _listing_parsers): add(sub)
     b = sub.add_parser('bench',
                        help='benchmarks, each a ratio measured in one run: overhead, data, scaling, infer, quant, '
-                            'fixed-cost')
+                            'engines, fixed-cost')
     bsub = b.add_subparsers(dest='bench_command', required=True, metavar='KIND', parser_class=Parser)
     _bench_train_parsers(bsub); _bench_infer_parsers(bsub)
     _zoo_parser(sub)

@@ -243,6 +243,7 @@ BENCH_ARGS = {'train-overhead': ('model', 'crop', 'batch_size', 'steps', 'rounds
               'infer': ('model', 'checkpoint', 'batch_size', 'iters', 'warmup', 'crop', 'classes', 'forms'),
               'scaling': ('model', 'batch_sizes', 'crops', 'crop', 'batch_size', 'steps'),
               'quant': ('r18', 'qat_run', 'sizes', 'rounds', 'iters'),
+              'engines': ('models', 'size', 'rounds', 'iters'),
               'fixed-cost': ('reference', 'rounds', 'epochs', 'threads')}
 
 def cmd_bench(args) -> int:
@@ -256,12 +257,16 @@ def cmd_bench(args) -> int:
                 flag = {'warmup': 'warmup-iters', 'classes': 'num-classes'}.get(k, k.replace('_', '-'))
                 raise ConfigError(f"--{flag} must be at least {0 if k in ('warmup', 'ref_workers') else 1}, got {n}")
     if kind == 'train-overhead': kw['bs'] = kw.pop('batch_size')
+    if kind == 'engines':
+        if kw['models'] is None: kw.pop('models')
+        else: [resolve_name(m) for m in kw['models']]   # an unknown name fails before any work
     if 'model' in kw and not kw.get('checkpoint'): resolve_name(kw['model'])   # an unknown name fails before any work
     out = Path(args.output_dir or f"runs/bench-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if (out/f'{kind}.json').exists(): raise RunDirError(f"{out} already holds {kind}.json; choose another --output-dir")
     fn = {'train-overhead': bench_train.bench_train_overhead, 'data': bench_train.bench_data,
           'scaling': bench_train.bench_scaling, 'infer': bench_infer.bench_infer,
-          'quant': bench_infer.bench_quant, 'fixed-cost': bench_fixed_cost.bench_fixed_cost}[kind]
+          'quant': bench_infer.bench_quant, 'engines': bench_infer.bench_engines,
+          'fixed-cost': bench_fixed_cost.bench_fixed_cost}[kind]
     res = fn(**kw)
     res['command'] = 'vcls bench ' + ' '.join(sys.argv[2:]) if sys.argv[1:2] == ['bench'] else f'vcls bench {kind}'
     paths = bench.write_bench(res, out)

@@ -11,8 +11,9 @@ from .core import ConfigError
 from .schedules import Schedule, schedule_kind
 
 # %% auto #0
-__all__ = ['DEFAULT_RECIPE', 'SOURCES', 'ENGINES', 'PTQ_DEFAULTS', 'RECIPE_FLAGS', 'RUN_FLAGS', 'SCHEDULE_FLAGS', 'spellings',
-           'bool_arg', 'schedule_arg', 'fraction_arg', 'strides_arg', 'Parser', 'add_flags']
+__all__ = ['DEFAULT_RECIPE', 'SOURCES', 'ENGINES', 'DEFAULT_BACKEND', 'PTQ_DEFAULTS', 'RECIPE_FLAGS', 'RUN_FLAGS',
+           'SCHEDULE_FLAGS', 'spellings', 'bool_arg', 'schedule_arg', 'fraction_arg', 'strides_arg', 'Parser',
+           'add_flags']
 
 # %% ../nbs/08b_flags.ipynb #f0a1b2c9
 def spellings(*names) -> list[str]:
@@ -56,6 +57,7 @@ class Parser(argparse.ArgumentParser):
 DEFAULT_RECIPE = 'torchvision/resnet18'   # `vcls_lite.recipes.DEFAULT_RECIPE`; the tests below keep them equal
 SOURCES = ('folder', 'list', 'cifar10', 'cifar100', 'fake', 'sample')   # `vcls_lite.sources.SOURCES`
 ENGINES = 'x86, fbgemm, qnnpack or onednn'   # torch's quantized engines; `vcls quantize` checks the one asked for
+DEFAULT_BACKEND = 'onednn'   # `vcls_lite.quant.DEFAULT_BACKEND`
 PTQ_DEFAULTS = {'calib_batches': 32, 'batch_size': 32}   # `vcls_lite.recipes.QUANT['ptq']`
 
 # %% ../nbs/08b_flags.ipynb #f0a1b2d5
@@ -85,6 +87,8 @@ RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
     (('--strides',), 'strides', dict(type=strides_arg, metavar='S', help="auto, none or five strides like 1,1,2,2,2")),
     (('--amp', '--apex', '--pyamp'), 'amp',
      dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='mixed precision')),
+    (('--zero-init',), 'zero_init',
+     dict(nargs='*', metavar='PART', help='parts that start at zero: head, residual (none when given alone)')),
     (('--iters',), 'iters', dict(type=int, metavar='N', help='cap on training batches per epoch')),
     (('--eval-iters',), 'eval_iters', dict(type=int, metavar='N', help='cap on batches per validation pass')),
 ]

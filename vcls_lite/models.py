@@ -18,10 +18,10 @@ from torchvision.ops.misc import Conv2dNormActivation
 from .core import ConfigError, ModelError, did_you_mean
 
 # %% auto #0
-__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'NO_NORM', 'DEPTHWISE', 'MobileNetV1', 'WidthResNet', 'model_names',
-           'resolve_name', 'small_input_strides', 'stride_points', 'set_strides', 'complexity', 'parse_strides',
-           'build_model', 'published', 'model_complexity', 'has_norm', 'has_depthwise', 'trim_plan', 'TrimConv2d',
-           'trim_taps']
+__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'NO_NORM', 'DEPTHWISE', 'ZERO_PARTS', 'RESNETS', 'MobileNetV1', 'WidthResNet',
+           'model_names', 'resolve_name', 'small_input_strides', 'stride_points', 'set_strides', 'complexity',
+           'parse_strides', 'build_model', 'published', 'model_complexity', 'has_norm', 'has_depthwise',
+           'has_resnet_blocks', 'zero_init', 'trim_plan', 'TrimConv2d', 'trim_taps']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -211,6 +211,30 @@ DEPTHWISE = ('mobilenet', 'shufflenet', 'mnasnet', 'efficientnet', 'convnext', '
 def has_depthwise(name:str) -> bool:
     "Whether the model called `name` has depthwise convolutions (a `Conv2d` with one group per input channel)."
     return resolve_name(name).startswith(DEPTHWISE)
+
+# %% ../nbs/02_models.ipynb #41e07cab
+ZERO_PARTS = ('head', 'residual')   # what `zero_init` can start at zero
+RESNETS = ('resnet', 'resnext', 'wide_resnet')   # model names (after `resolve_name`) that start so have ResNet blocks
+
+def has_resnet_blocks(name:str) -> bool:
+    "Whether the model called `name` is built of torchvision's ResNet blocks (`BasicBlock`, `Bottleneck`)."
+    return resolve_name(name).startswith(RESNETS)
+
+def zero_init(model:nn.Module, parts=()) -> nn.Module:
+    """`model` with `parts` started at zero, in place: 'head', its last linear layer (weights and bias); 'residual', the
+    scale of the last batch norm of each ResNet block (`BasicBlock.bn2`, `Bottleneck.bn3`)."""
+    if bad := [p for p in parts if p not in ZERO_PARTS]:
+        raise ConfigError(f"zero_init parts must be among {', '.join(ZERO_PARTS)}, got {', '.join(map(str, bad))}")
+    if 'head' in parts:
+        lin = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        if not lin: raise ModelError(f"{type(model).__name__} has no linear classifier to start at zero")
+        nn.init.zeros_(lin[-1].weight); nn.init.zeros_(lin[-1].bias)
+    if 'residual' in parts:
+        bns = [m.bn3 if isinstance(m, Bottleneck) else m.bn2 for m in model.modules()
+               if isinstance(m, (Bottleneck, tvm.resnet.BasicBlock))]
+        if not bns: raise ModelError(f"{type(model).__name__} has no ResNet blocks to start at zero")
+        for bn in bns: nn.init.zeros_(bn.weight)
+    return model
 
 # %% ../nbs/02_models.ipynb #0358b8ef
 def trim_plan(hw, kernel, stride, padding):

@@ -14,7 +14,7 @@ from .checkpoint import load_checkpoint
 from .core import ConfigError, save_json
 from .learner import Order
 from .models import build_model
-from .quant import (check_backend, compare_speed, convert_model, evaluate_model, fp32_from_checkpoint,
+from .quant import (DEFAULT_BACKEND, check_backend, compare_speed, convert_model, evaluate_model, fp32_from_checkpoint,
                              model_size_mb, prepare_model, quant_method, save_int8)
 from .quant_report import write_quant_report
 from .recipes import QUANT
@@ -53,7 +53,7 @@ class QAT(Callback):
         return self._cache[1]
 
 # %% ../nbs/06a_qat.ipynb #2dd625cd
-def train_qat(recipe, run:Run, backend:str='x86', cbs=None, observer_epochs:int=QUANT['qat'].observer_epochs,
+def train_qat(recipe, run:Run, backend:str=DEFAULT_BACKEND, cbs=None, observer_epochs:int=QUANT['qat'].observer_epochs,
               bn_epochs:int=QUANT['qat'].bn_epochs, iters:int=10) -> dict:
     """Quantization-aware training of `recipe` from the fp32 weights `run.weights`; the metrics, with the int8 model's
     report."""

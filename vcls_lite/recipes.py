@@ -10,13 +10,14 @@ from dataclasses import dataclass, field, asdict
 from fastcore.basics import patch
 
 from .core import ConfigError, did_you_mean
-from .models import has_depthwise, has_norm, resolve_name
+from .models import ZERO_PARTS, has_depthwise, has_norm, has_resnet_blocks, resolve_name
 from .schedules import KINDS, Schedule
 
 # %% auto #0
 __all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_COST', 'DEMO_WORK', 'DEMO_EPOCHS',
-           'DEMO_WARMUP', 'DEMO_LR', 'SHORT_DEMO', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr',
-           'QuantSettings', 'demo_schedule', 'demo_rate_factor', 'sample_scales', 'get_recipe']
+           'DEMO_WARMUP', 'DEMO_LR', 'SHORT_DEMO', 'DEMO_MAX_LR', 'DEMO_ZERO_HEAD', 'DEMO_CROP', 'RECIPES',
+           'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr', 'QuantSettings', 'demo_schedule', 'demo_zero',
+           'demo_rate_factor', 'cost_key', 'sample_scales', 'get_recipe']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -60,6 +61,7 @@ class Recipe:
     image_scale: tuple | None = None          # per-channel multiplier after subtracting image_mean
     channel_reverse: bool = False             # feed BGR instead of RGB
     strides: str | tuple | None = None        # 5 stage strides, 'auto' = ti's small-input rule, None = the model's own
+    zero_init: tuple = ()                     # parts that start at zero: 'head', 'residual' (`models.zero_init`)
     amp: bool = False                         # mixed precision
     iters: int | None = None                  # cap on training batches per epoch, None = all
     eval_iters: int | None = None             # cap on batches per validation pass (spread over the split), None = all
@@ -120,6 +122,7 @@ DEFAULT_SOURCES = {
     'strides': 'ti',
     'amp': 'tv --amp / --apex; cam AMP rows',
     'iters': 'cam --iters',
+    'zero_init': 'ours: the demo rule (a full recipe starts nothing at zero)',
     'eval_iters': 'ours: smoke runs validate on a sample',
     'quant': 'tv Quantized',
     **{f'schedule.{f.name}': f.metadata['source'] for f in dataclasses.fields(Schedule)},
@@ -166,6 +169,8 @@ def check(r:Recipe) -> Recipe:
     if r.image_scale is not None and any(s == 0 for s in r.image_scale): bad('image-scale', "must not contain 0")
     if any(s <= 0 for s in r.std): bad('std', f"must be positive, got {r.std}")
     if r.quant not in (None, 'qat'): bad('quant', f"must be qat or unset, got {r.quant!r}")
+    if set(r.zero_init) - set(ZERO_PARTS):
+        bad('zero-init', f"takes {' and '.join(ZERO_PARTS)}, got {' '.join(map(str, r.zero_init))}")
     r.schedule.check(r.lr, r.epochs)   # the schedule's own checks, with this run's rate and length
     return r
 
@@ -271,18 +276,22 @@ def _cam_recipes() -> list[Recipe]:
 # %% ../nbs/05_recipes.ipynb #85dcb555
 MIN_CROP = {'alexnet': 64, 'inception_v3': 75,    # px; smaller inputs shrink to nothing inside these models
             **{f'vgg{d}{bn}': 32 for d in (11, 13, 16, 19) for bn in ('', '_bn')}}
-DEMO_COST = {  # one demo epoch (63 steps of 64 images, fp32) over ResNet-18's, measured on one 2-core x86 host
-    'resnet18': 1.0, 'resnet34': 1.34, 'resnet50': 2.46, 'resnet101': 4.21, 'resnet152': 5.78, 'alexnet': 2.26,
-    'vgg11': 5.14, 'vgg13': 6.05, 'vgg16': 7.10, 'vgg19': 8.75, 'vgg11_bn': 5.71, 'vgg13_bn': 6.42, 'vgg16_bn': 7.14,
-    'vgg19_bn': 8.35, 'resnext50_32x4d': 2.93, 'resnext101_32x8d': 9.36, 'mobilenet_v2': 1.17, 'inception_v3': 4.18,
-    'googlenet': 0.63, 'shufflenet_v2_x0_5': 0.33, 'shufflenet_v2_x1_0': 0.54, 'mobilenetv1_x1': 0.84,
-    'resnet50_xp5': 0.84, 'regnetx800mf_x1': 0.88, 'mobilenetv2_tv_x1': 1.17, 'resnet50_x1': 2.46,
-    'mobilenetv2_tv_x1/16px': 2.97}
-DEMO_WORK = 18      # ResNet-18 demo epochs of training a demo may cost: the 18 epochs of the walking-skeleton demo
+DEMO_COST = {  # a demo step over ResNet-18's: medians of 3 rounds on one 2-core host [demo_cost.json]
+    'resnet18': 1.0, 'resnet34': 2.09, 'resnet50': 2.82, 'resnet101': 5.57, 'resnet152': 8.37, 'alexnet': 3.22,
+    'vgg11': 8.46, 'vgg13': 9.95, 'vgg16': 12.13, 'vgg19': 13.87, 'vgg11_bn': 8.33, 'vgg13_bn': 9.27,
+    'vgg16_bn': 10.95, 'vgg19_bn': 12.48, 'resnext50_32x4d': 3.07, 'resnext101_32x8d': 11.87, 'mobilenet_v2': 0.86,
+    'inception_v3': 5.45, 'mobilenetv2_tv_x1/16px': 4.66, 'mobilenetv1_x1': 0.92, 'mobilenetv2_tv_x1': 0.95,
+    'resnet50_x1': 2.89, 'resnet50_xp5': 0.93, 'regnetx800mf_x1': 1.02, 'googlenet': 0.73, 'shufflenet_v2_x0_5': 0.5,
+    'shufflenet_v2_x1_0': 0.88}
+DEMO_WORK = 21      # ResNet-18 demo epochs a demo may cost: 5 minutes on the slowest host measured (AVX2, 14 s each)
 DEMO_EPOCHS = 6     # a model without a measured cost (the middle of the measured ones)
 DEMO_WARMUP = 1     # epochs of linear warmup from 1% of the rate, per step [the sweep below]
-DEMO_LR = 0.25      # x the linear-scaled rate: a short demo of a normalized network without depthwise convolutions
+DEMO_LR = 0.25      # x the linear-scaled rate: a short demo of a normalized network without depthwise convolutions,
+                    # nothing started at zero
 SHORT_DEMO = 12     # epochs: a demo shorter than this is short
+DEMO_MAX_LR = 0.025      # per 64 images, torchvision's 0.1 per 256: at most this in a demo [the sweep: ShuffleNetV2]
+DEMO_ZERO_HEAD = ('inception_v3',)   # classifier drawn from N(0, 0.1^2) over 2,048 features: 5-6 nats [the sweep]
+DEMO_CROP = {'shufflenet_v2_x0_5': 56, 'shufflenet_v2_x1_0': 56}   # px: 97.1% against 94.5% at 28 px [the sweep]
 
 def demo_schedule(r:Recipe, epochs:int) -> Schedule:
     """`r`'s schedule compressed to `epochs`, updated every step, after at least `DEMO_WARMUP` epochs of linear warmup
@@ -291,20 +300,30 @@ def demo_schedule(r:Recipe, epochs:int) -> Schedule:
     warm = dict(warmup=max(s.warmup, DEMO_WARMUP), warmup_method='linear', warmup_decay=0.01)
     return dataclasses.replace(s, on='step', **(warm if KINDS[s.kind].warmup else {}))
 
+def demo_zero(model:str, epochs:int) -> tuple:
+    """The parts (`models.zero_init`) a demo of `model` of `epochs` epochs starts at zero: a wild classifier, and in a
+    short demo the residual branches of ResNet blocks (the sweep below)."""
+    short = epochs < SHORT_DEMO
+    return ('head',) * (resolve_name(model) in DEMO_ZERO_HEAD) + ('residual',) * (short and has_resnet_blocks(model))
+
 def demo_rate_factor(model:str, epochs:int) -> float:
     "The factor on the linear-scaled rate of a normalized network's demo of `epochs` epochs (the sweep below)."
-    return DEMO_LR if epochs < SHORT_DEMO and not has_depthwise(model) else 1.0
+    return DEMO_LR if epochs < SHORT_DEMO and not has_depthwise(model) and not demo_zero(model, epochs) else 1.0
+
+def cost_key(r:Recipe) -> str:
+    "The `DEMO_COST` key of `r`: its model, with `/16px` for a CIFAR recipe with small-input strides (a 16 px demo)."
+    return f'{r.model}/16px' if r.strides == 'auto' and r.dataset in ('cifar10', 'cifar100') else r.model
 
 def sample_scales(r:Recipe) -> dict:
     "The `demo` and `smoke` overrides of `r` on the built-in sample (see the rule above and the sweep below)."
-    small = r.strides == 'auto' and r.dataset in ('cifar10', 'cifar100')
-    crop = 16 if small else max(28, MIN_CROP.get(resolve_name(r.model), 0))
-    key = f'{r.model}/16px' if small else r.model
+    key = cost_key(r)
+    crop = 16 if key.endswith('/16px') else max(28, MIN_CROP.get(resolve_name(r.model), 0),
+                                                 DEMO_CROP.get(resolve_name(r.model), 0))
     fit = round(DEMO_WORK / DEMO_COST[key]) if key in DEMO_COST else DEMO_EPOCHS
     epochs = min(18, max(3, fit, 2 * r.schedule.rates(r.epochs)))
-    lr = scaled_lr(r, 64) * demo_rate_factor(r.model, epochs) if has_norm(r.model) else r.lr
+    lr = min(DEMO_MAX_LR, scaled_lr(r, 64) * demo_rate_factor(r.model, epochs)) if has_norm(r.model) else r.lr
     demo = dict(epochs=epochs, schedule=demo_schedule(r, epochs), dataset=None, batch_size=64, lr=lr, crop=crop,
-                resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0)
+                resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0, zero_init=demo_zero(r.model, epochs))
     smoke = dict(demo, epochs=2, schedule=demo_schedule(r, 2), iters=4, eval_iters=2)
     return {'demo': demo, 'smoke': smoke}
 

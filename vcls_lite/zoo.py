@@ -18,7 +18,7 @@ from .core import (
 from .rundir import Run, holds_run
 from .train import train
 from .models import model_complexity, published
-from .quant import check_backend, quantize_checkpoint
+from .quant import DEFAULT_BACKEND, check_backend, quantize_checkpoint
 from .recipe_tables import NUM_CLASSES, TI_PUBLISHED
 from .recipes import RECIPES, Recipe
 from .report import markdown_table
@@ -46,7 +46,8 @@ def recipe_hash(recipe) -> str:
     "A short fingerprint of every hyper-parameter of `recipe`: a changed recipe or demo rule is measured again."
     return hashlib.sha1(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
-def zoo_settings(recipe, scale:str, data_path=None, speed_size:int|None=None, iters:int=5, backend:str='x86') -> dict:
+def zoo_settings(recipe, scale:str, data_path=None, speed_size:int|None=None, iters:int=5,
+                 backend:str=DEFAULT_BACKEND) -> dict:
     "What a zoo record was measured with; a record is reused only when all of it matches."
     size = speed_size or (recipe.at_scale(scale).crop if scale == 'smoke' else recipe.crop)
     return {'recipe': recipe.name, 'recipe_hash': recipe_hash(recipe.at_scale(scale)), 'scale': scale,
@@ -135,7 +136,7 @@ def _line(rec:dict) -> str:
             f"({rec['seconds']:.0f} s)")
 
 def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, speed_size:int|None=None, iters:int=5,
-            backend:str='x86', quiet:bool=False) -> dict:
+            backend:str=DEFAULT_BACKEND, quiet:bool=False) -> dict:
     """Measure every recipe `models` picks (default: all) at `scale`; `zoo.json`, `zoo.md`, `zoo.html` and `zoo.png`
     in `output_dir` (default `runs/zoo-<scale>`). Records measured with the same settings are kept, not redone."""
     if iters < 1: raise ConfigError(f"--iters must be at least 1, got {iters}")
