@@ -126,7 +126,8 @@ def bench_infer(model:str='resnet18', checkpoint=None, batch_size:int=64, iters:
 # %% ../nbs/07b_bench_infer.ipynb #4835bdaf
 def _quant_speeds(fp32, q, pq, size, rounds, iters):
     "Median images/s at batch 32 and ms at batch 1 of each form, timed in alternating rounds."
-    forms = {'fp32 NCHW': (fp32, False), 'fp32 channels_last': (fp32, True), 'int8 eager (NCHW input)': (q, False),
+    forms = {'fp32 NCHW': (fp32, False), 'fp32 channels_last': (copy.deepcopy(fp32), True),   # timing converts it
+             'int8 eager (NCHW input)': (q, False),
              'int8 eager (channels_last input)': (q, True)}
     if pq is not None: forms['int8 torchao PT2E (compiled)'] = (pq, False)
     runs = {k: [] for k in forms}
@@ -224,7 +225,7 @@ def bench_engines(models=ENGINE_MODELS, size:int=224, rounds:int=2, iters:int=3)
         m = build_model(name, 10, size, quantizable=True).eval()
         g = torch.Generator().manual_seed(0)
         calib = [(torch.randn(8, 3, size, size, generator=g), None) for _ in range(2)]
-        forms = {'fp32 NCHW': (m, False), 'fp32 channels_last': (m, True)}
+        forms = {'fp32 NCHW': (m, False), 'fp32 channels_last': (copy.deepcopy(m), True)}   # timing converts it
         for e in todo:
             p = prepare_model(m, name, e, example=calib[0][0][:1]); calibrate(p, calib, len(calib))
             forms[e] = (convert_model(p), True)
