@@ -113,6 +113,7 @@ def measure(recipe, root:Path, settings:dict, data_path=None) -> dict:
             'train_images_per_sec': m['images_per_sec'], 'train_seconds': m['train_seconds'],
             'train_wall_seconds': m['fit_seconds'],
             'seconds': time.perf_counter() - t0, 'measured_at': time.strftime('%Y-%m-%d %H:%M:%S'),
+            'capability': torch.backends.cpu.get_cpu_capability(),   # hosts here differ: AVX2 or AVX-512
             'published': {'torchvision_top1': tv and tv['top1'], 'torchvision_gmacs': tv and tv['gmacs'],
                           'edgeailite_top1': ti and ti[1], 'edgeailite_gmacs': ti and ti[0]}}
 
