@@ -21,7 +21,8 @@ from .core import ConfigError, ModelError, did_you_mean
 __all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'NO_NORM', 'DEPTHWISE', 'ZERO_PARTS', 'RESNETS', 'MobileNetV1', 'WidthResNet',
            'model_names', 'resolve_name', 'small_input_strides', 'stride_points', 'set_strides', 'complexity',
            'parse_strides', 'build_model', 'published', 'model_complexity', 'has_norm', 'has_depthwise',
-           'has_resnet_blocks', 'zero_init', 'trim_plan', 'TrimConv2d', 'trim_taps']
+           'has_resnet_blocks', 'zero_init', 'trim_plan', 'TrimConv2d', 'trim_taps', 'FoldPool', 'FoldLinear',
+           'fold_pool']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -269,3 +270,26 @@ def trim_taps(model:nn.Module) -> nn.Module:
                 and not isinstance(m.padding, str)):
             m.__class__ = TrimConv2d
     return model
+
+# %% ../nbs/02_models.ipynb #987d1314
+class FoldPool(nn.AdaptiveAvgPool2d):
+    "An `AdaptiveAvgPool2d` that passes a 1x1 map on unrepeated, for the `FoldLinear` after it."
+    def forward(self, x): return x if x.shape[-2:] == (1, 1) else super().forward(x)
+
+class FoldLinear(nn.Linear):
+    """A `Linear` fed the C values of a 1x1 map in place of their P repeats (C x P = `in_features`): it sums its weight
+    over the P positions, the same output and, through autograd, the same gradient."""
+    def forward(self, x):
+        c = x.shape[-1]
+        if c == self.in_features or self.in_features % c: return super().forward(x)
+        return F.linear(x, self.weight.view(self.out_features, c, self.in_features // c).sum(-1), self.bias)
+
+def fold_pool(model:nn.Module) -> nn.Module:
+    """Make `model.avgpool` a `FoldPool` and `model.classifier[0]` a `FoldLinear`, in place, where the pool feeds the
+    classifier's first `Linear` directly (torchvision's VGG); other models are returned unchanged."""
+    pool, head = getattr(model, 'avgpool', None), getattr(model, 'classifier', None)
+    if (type(pool) is nn.AdaptiveAvgPool2d and isinstance(head, nn.Sequential) and len(head)
+            and type(head[0]) is nn.Linear):
+        pool.__class__, head[0].__class__ = FoldPool, FoldLinear
+    return model
+

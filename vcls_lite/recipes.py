@@ -14,10 +14,10 @@ from .models import ZERO_PARTS, has_depthwise, has_norm, has_resnet_blocks, reso
 from .schedules import KINDS, Schedule
 
 # %% auto #0
-__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_COST', 'DEMO_WORK', 'DEMO_EPOCHS',
-           'DEMO_WARMUP', 'DEMO_LR', 'SHORT_DEMO', 'DEMO_MAX_LR', 'DEMO_ZERO_HEAD', 'DEMO_CROP', 'RECIPES',
-           'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr', 'QuantSettings', 'demo_schedule', 'demo_zero',
-           'demo_rate_factor', 'cost_key', 'sample_scales', 'get_recipe']
+__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_COST', 'DEMO_WORK', 'DEMO_WORK_HEAVY',
+           'HEAVIEST', 'DEMO_MIN_EPOCHS', 'DEMO_EPOCHS', 'DEMO_WARMUP', 'DEMO_LR', 'SHORT_DEMO', 'DEMO_MAX_LR',
+           'DEMO_ZERO_HEAD', 'DEMO_CROP', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr',
+           'QuantSettings', 'demo_schedule', 'demo_zero', 'demo_rate_factor', 'cost_key', 'sample_scales', 'get_recipe']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -277,13 +277,16 @@ def _cam_recipes() -> list[Recipe]:
 MIN_CROP = {'alexnet': 64, 'inception_v3': 75,    # px; smaller inputs shrink to nothing inside these models
             **{f'vgg{d}{bn}': 32 for d in (11, 13, 16, 19) for bn in ('', '_bn')}}
 DEMO_COST = {  # a demo step over ResNet-18's: medians of 3 rounds on one 2-core host [demo_cost.json]
-    'resnet18': 1.0, 'resnet34': 2.09, 'resnet50': 2.82, 'resnet101': 5.57, 'resnet152': 8.37, 'alexnet': 3.22,
-    'vgg11': 8.46, 'vgg13': 9.95, 'vgg16': 12.13, 'vgg19': 13.87, 'vgg11_bn': 8.33, 'vgg13_bn': 9.27,
-    'vgg16_bn': 10.95, 'vgg19_bn': 12.48, 'resnext50_32x4d': 3.07, 'resnext101_32x8d': 11.87, 'mobilenet_v2': 0.86,
-    'inception_v3': 5.45, 'mobilenetv2_tv_x1/16px': 4.66, 'mobilenetv1_x1': 0.92, 'mobilenetv2_tv_x1': 0.95,
-    'resnet50_x1': 2.89, 'resnet50_xp5': 0.93, 'regnetx800mf_x1': 1.02, 'googlenet': 0.73, 'shufflenet_v2_x0_5': 0.5,
-    'shufflenet_v2_x1_0': 0.88}
+    'resnet18': 1.0, 'resnet34': 2.06, 'resnet50': 3.02, 'resnet101': 6.0, 'resnet152': 8.19, 'alexnet': 3.02,
+    'vgg11': 6.01, 'vgg13': 7.46, 'vgg16': 9.29, 'vgg19': 11.2, 'vgg11_bn': 6.19, 'vgg13_bn': 8.16, 'vgg16_bn': 8.94,
+    'vgg19_bn': 10.59, 'resnext50_32x4d': 3.64, 'resnext101_32x8d': 12.54, 'mobilenet_v2': 1.03, 'inception_v3': 6.0,
+    'mobilenetv2_tv_x1/16px': 5.25, 'mobilenetv1_x1': 0.97, 'mobilenetv2_tv_x1': 1.06, 'resnet50_x1': 3.17,
+    'resnet50_xp5': 1.12, 'regnetx800mf_x1': 1.19, 'googlenet': 0.92, 'shufflenet_v2_x0_5': 0.64,
+    'shufflenet_v2_x1_0': 1.08}
 DEMO_WORK = 21      # ResNet-18 demo epochs a demo may cost: 5 minutes on the slowest host measured (AVX2, 14 s each)
+DEMO_WORK_HEAVY = 51   # the same for the five models of highest DEMO_COST (`HEAVIEST`): 12 minutes there
+HEAVIEST = tuple(sorted(DEMO_COST, key=DEMO_COST.get)[-5:])
+DEMO_MIN_EPOCHS = 3    # one of warmup, then at least two (one at the peak and one after the first drop, stepped)
 DEMO_EPOCHS = 6     # a model without a measured cost (the middle of the measured ones)
 DEMO_WARMUP = 1     # epochs of linear warmup from 1% of the rate, per step [the sweep below]
 DEMO_LR = 0.25      # x the linear-scaled rate: a short demo of a normalized network without depthwise convolutions,
@@ -319,8 +322,8 @@ def sample_scales(r:Recipe) -> dict:
     key = cost_key(r)
     crop = 16 if key.endswith('/16px') else max(28, MIN_CROP.get(resolve_name(r.model), 0),
                                                  DEMO_CROP.get(resolve_name(r.model), 0))
-    fit = round(DEMO_WORK / DEMO_COST[key]) if key in DEMO_COST else DEMO_EPOCHS
-    epochs = min(18, max(3, fit, 2 * r.schedule.rates(r.epochs)))
+    work = DEMO_WORK_HEAVY if key in HEAVIEST else DEMO_WORK
+    epochs = min(18, max(DEMO_MIN_EPOCHS, round(work / DEMO_COST[key]))) if key in DEMO_COST else DEMO_EPOCHS
     lr = min(DEMO_MAX_LR, scaled_lr(r, 64) * demo_rate_factor(r.model, epochs)) if has_norm(r.model) else r.lr
     demo = dict(epochs=epochs, schedule=demo_schedule(r, epochs), dataset=None, batch_size=64, lr=lr, crop=crop,
                 resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0, zero_init=demo_zero(r.model, epochs))
