@@ -9,8 +9,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['VclsError', 'DataError', 'BadImageError', 'ModelError', 'ConfigError', 'RunDirError', 'one_line', 'did_you_mean',
-           'get_device', 'cpu_has_bf16', 'interactive', 'atomic_path', 'save_json', 'rng_states', 'set_rng_states',
-           'cache_dir']
+           'get_device', 'cpu_has_bf16', 'cpu_capability', 'interactive', 'atomic_path', 'save_json', 'rng_states',
+           'set_rng_states', 'cache_dir']
 
 # %% ../nbs/00_core.ipynb #6863df53
 class VclsError(Exception):
@@ -66,6 +66,16 @@ def cpu_has_bf16() -> bool:
     try: flags = Path('/proc/cpuinfo').read_text()
     except OSError: return False
     return any(f in flags.split() for f in ('avx512_bf16', 'amx_bf16'))
+
+# %% ../nbs/00_core.ipynb #59ee3ee0
+def cpu_capability() -> str:
+    "PyTorch's CPU kernel level plus the int8 extensions the CPU has: 'AVX2', 'AVX512+VNNI', 'AVX512+AMX'."
+    import torch   # here, not at the top (see `get_device`)
+    cap = torch.backends.cpu.get_cpu_capability()
+    try: flags = set(Path('/proc/cpuinfo').read_text().split())
+    except OSError: return cap
+    extra = 'AMX' if 'amx_int8' in flags else 'VNNI' if flags & {'avx512_vnni', 'avx_vnni'} else ''
+    return f'{cap}+{extra}' if extra else cap
 
 # %% ../nbs/00_core.ipynb #6e1dc157
 def interactive() -> bool:

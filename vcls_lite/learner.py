@@ -159,13 +159,15 @@ class CrossEntropy(torch.nn.CrossEntropyLoss):
     def decodes(self, x): return x.argmax(dim=-1)
 
 def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
-    """A fastai learner for `recipe`: torch SGD with momentum and weight decay, the recipe's schedule, cross-entropy,
-    top-1/5."""
-    opt_func = partial(OptimWrapper, opt=torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    """A fastai learner for `recipe`: torch SGD with momentum and weight decay (fused on a CPU or CUDA device), the
+    recipe's schedule, cross-entropy, top-1/5."""
+    dev = getattr(dls, 'device', None)
+    fused = dev is None or torch.device(dev).type in ('cpu', 'cuda')
+    opt_func = partial(OptimWrapper, opt=torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
+                       fused=fused)
     sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs)
     learn = VclsLearner(dls, model, loss_func=CrossEntropy(), opt_func=opt_func, lr=recipe.lr,
                         metrics=[top1, top5], path=path, wd_bn_bias=True, cbs=[sched, *(cbs or [])])
     if recipe.amp:
-        dev = getattr(dls, 'device', None)
         learn.add_cb(MixedPrecision() if dev is not None and dev.type == 'cuda' else CPUAutocast())
     return learn

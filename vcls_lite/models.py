@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #eff03034
 from __future__ import annotations
-import functools, warnings
+import functools, statistics, warnings
 from functools import partial
 
 import torch
@@ -18,11 +18,11 @@ from torchvision.ops.misc import Conv2dNormActivation
 from .core import ConfigError, ModelError, did_you_mean
 
 # %% auto #0
-__all__ = ['ALIASES', 'BUILDERS', 'QUANTIZABLE', 'NO_NORM', 'DEPTHWISE', 'ZERO_PARTS', 'RESNETS', 'MobileNetV1', 'WidthResNet',
-           'model_names', 'resolve_name', 'small_input_strides', 'stride_points', 'set_strides', 'complexity',
-           'parse_strides', 'build_model', 'published', 'model_complexity', 'has_norm', 'has_depthwise',
-           'has_resnet_blocks', 'zero_init', 'trim_plan', 'TrimConv2d', 'trim_taps', 'FoldPool', 'FoldLinear',
-           'fold_pool']
+__all__ = ['ALIASES', 'BUILDERS', 'REDRAWN', 'QUANTIZABLE', 'NO_NORM', 'DEPTHWISE', 'ZERO_PARTS', 'RESNETS', 'MobileNetV1',
+           'WidthResNet', 'model_names', 'resolve_name', 'small_input_strides', 'stride_points', 'set_strides',
+           'complexity', 'resnet_init', 'conv_init_scale', 'parse_strides', 'build_model', 'published',
+           'model_complexity', 'has_norm', 'has_depthwise', 'has_resnet_blocks', 'zero_init', 'trim_plan', 'TrimConv2d',
+           'trim_taps', 'FoldPool', 'FoldLinear', 'fold_pool']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -132,9 +132,29 @@ def complexity(model:nn.Module, size:int=224) -> dict:
     finally: model.train(was)
     return {'params': sum(q.numel() for q in model.parameters()), 'gmacs': fc.get_total_flops() / 2e9}
 
+# %% ../nbs/02_models.ipynb #689dba2a
+REDRAWN = ('inception_v3',)   # drawn by `resnet_init` instead of torchvision's N(0, 0.1^2) [below; the recipes sweep]
+
+def resnet_init(model:nn.Module) -> nn.Module:
+    """`model` drawn the way torchvision draws its ResNets, in place: each convolution from He's normal (fan-out, ReLU
+    gain), each batch norm at scale 1 and shift 0, each linear layer at PyTorch's default."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+            if m.bias is not None: nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear): m.reset_parameters()
+    return model
+
+def conv_init_scale(model:nn.Module) -> float:
+    "The median over `model`'s convolutions of their weights' std over He's `sqrt(2 / fan_in)`: 1 at He's scale."
+    return statistics.median(m.weight.std().item() / (2 / m.weight[0].numel()) ** 0.5
+                             for m in model.modules() if isinstance(m, nn.Conv2d))
+
 # %% ../nbs/02_models.ipynb #dcbce76f
 def _extra_kwargs(name:str, crop:int) -> dict:
-    if name in ('googlenet', 'inception_v3'): return {'aux_logits': False, 'init_weights': True}
+    if name == 'googlenet': return {'aux_logits': False, 'init_weights': True}
+    if name == 'inception_v3': return {'aux_logits': False, 'init_weights': False}   # drawn by `resnet_init`
     if name.startswith('vit_'): return {'image_size': crop}
     if name.startswith('maxvit'): return {'input_size': (crop, crop)}
     return {}
@@ -162,6 +182,7 @@ def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None, quan
     else:
         build = tvm.quantization.__dict__[key] if quantizable and key in QUANTIZABLE else partial(tvm.get_model, key)
         model = build(weights=None, num_classes=num_classes, **_extra_kwargs(key, crop))
+    if key in REDRAWN: resnet_init(model)
     if strides == 'auto':
         strides = small_input_strides(crop)
         if strides:

@@ -16,8 +16,8 @@ from .schedules import KINDS, Schedule
 # %% auto #0
 __all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'MIN_CROP', 'DEMO_COST', 'DEMO_WORK', 'DEMO_WORK_HEAVY',
            'HEAVIEST', 'DEMO_MIN_EPOCHS', 'DEMO_EPOCHS', 'DEMO_WARMUP', 'DEMO_LR', 'SHORT_DEMO', 'DEMO_MAX_LR',
-           'DEMO_ZERO_HEAD', 'DEMO_CROP', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr',
-           'QuantSettings', 'demo_schedule', 'demo_zero', 'demo_rate_factor', 'cost_key', 'sample_scales', 'get_recipe']
+           'DEMO_CROP', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'scaled_lr', 'QuantSettings',
+           'demo_schedule', 'demo_zero', 'demo_lr', 'cost_key', 'sample_scales', 'get_recipe']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -289,11 +289,9 @@ HEAVIEST = tuple(sorted(DEMO_COST, key=DEMO_COST.get)[-5:])
 DEMO_MIN_EPOCHS = 3    # one of warmup, then at least two (one at the peak and one after the first drop, stepped)
 DEMO_EPOCHS = 6     # a model without a measured cost (the middle of the measured ones)
 DEMO_WARMUP = 1     # epochs of linear warmup from 1% of the rate, per step [the sweep below]
-DEMO_LR = 0.25      # x the linear-scaled rate: a short demo of a normalized network without depthwise convolutions,
-                    # nothing started at zero
+DEMO_LR = 0.25      # x DEMO_MAX_LR: the most a short demo of a plain normalized network takes [the sweep below]
 SHORT_DEMO = 12     # epochs: a demo shorter than this is short
 DEMO_MAX_LR = 0.025      # per 64 images, torchvision's 0.1 per 256: at most this in a demo [the sweep: ShuffleNetV2]
-DEMO_ZERO_HEAD = ('inception_v3',)   # classifier drawn from N(0, 0.1^2) over 2,048 features: 5-6 nats [the sweep]
 DEMO_CROP = {'shufflenet_v2_x0_5': 56, 'shufflenet_v2_x1_0': 56}   # px: 97.1% against 94.5% at 28 px [the sweep]
 
 def demo_schedule(r:Recipe, epochs:int) -> Schedule:
@@ -304,14 +302,16 @@ def demo_schedule(r:Recipe, epochs:int) -> Schedule:
     return dataclasses.replace(s, on='step', **(warm if KINDS[s.kind].warmup else {}))
 
 def demo_zero(model:str, epochs:int) -> tuple:
-    """The parts (`models.zero_init`) a demo of `model` of `epochs` epochs starts at zero: a wild classifier, and in a
-    short demo the residual branches of ResNet blocks (the sweep below)."""
-    short = epochs < SHORT_DEMO
-    return ('head',) * (resolve_name(model) in DEMO_ZERO_HEAD) + ('residual',) * (short and has_resnet_blocks(model))
+    "The parts (`models.zero_init`) a demo starts at zero: in a short demo, the residual branches of ResNet blocks."
+    return ('residual',) * (epochs < SHORT_DEMO and has_resnet_blocks(model))
 
-def demo_rate_factor(model:str, epochs:int) -> float:
-    "The factor on the linear-scaled rate of a normalized network's demo of `epochs` epochs (the sweep below)."
-    return DEMO_LR if epochs < SHORT_DEMO and not has_depthwise(model) and not demo_zero(model, epochs) else 1.0
+def demo_lr(r:Recipe, epochs:int) -> float:
+    """The peak rate of `r`'s demo of `epochs` epochs per 64 images: the linear-scaled seed rate, at most `DEMO_MAX_LR`
+    (`DEMO_LR` x it in a short demo without depthwise convolutions); see the rule above and the sweep below."""
+    if not has_norm(r.model): return r.lr
+    if demo_zero(r.model, epochs): return DEMO_MAX_LR
+    short = epochs < SHORT_DEMO and not has_depthwise(r.model)
+    return min(DEMO_MAX_LR * (DEMO_LR if short else 1), scaled_lr(r, 64))
 
 def cost_key(r:Recipe) -> str:
     "The `DEMO_COST` key of `r`: its model, with `/16px` for a CIFAR recipe with small-input strides (a 16 px demo)."
@@ -324,9 +324,9 @@ def sample_scales(r:Recipe) -> dict:
                                                  DEMO_CROP.get(resolve_name(r.model), 0))
     work = DEMO_WORK_HEAVY if key in HEAVIEST else DEMO_WORK
     epochs = min(18, max(DEMO_MIN_EPOCHS, round(work / DEMO_COST[key]))) if key in DEMO_COST else DEMO_EPOCHS
-    lr = min(DEMO_MAX_LR, scaled_lr(r, 64) * demo_rate_factor(r.model, epochs)) if has_norm(r.model) else r.lr
-    demo = dict(epochs=epochs, schedule=demo_schedule(r, epochs), dataset=None, batch_size=64, lr=lr, crop=crop,
-                resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0, zero_init=demo_zero(r.model, epochs))
+    demo = dict(epochs=epochs, schedule=demo_schedule(r, epochs), dataset=None, batch_size=64, lr=demo_lr(r, epochs),
+                crop=crop, resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0,
+                zero_init=demo_zero(r.model, epochs))
     smoke = dict(demo, epochs=2, schedule=demo_schedule(r, 2), iters=4, eval_iters=2)
     return {'demo': demo, 'smoke': smoke}
 

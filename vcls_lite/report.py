@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import LogFormatter
 import torch
 
-from .core import atomic_path
+from .core import atomic_path, cpu_capability
 
 # %% auto #0
 __all__ = ['save_fig', 'PlainLog', 'log_scale', 'show_images', 'text_table', 'markdown_table', 'machine', 'call_times',
@@ -75,7 +75,7 @@ def machine() -> dict:
                     if l.startswith('model name'))
     except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
     return {'cpu': cpu, 'cores': os.cpu_count(), 'threads': torch.get_num_threads(),
-            'capability': torch.backends.cpu.get_cpu_capability(), 'torch': torch.__version__,
+            'capability': cpu_capability(), 'torch': torch.__version__,
             'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 def call_times(model, x, iters:int, warmup:int) -> list[float]:

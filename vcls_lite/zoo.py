@@ -14,7 +14,7 @@ import torch
 from fastprogress.fastprogress import progress_bar
 
 from .core import (
-    ConfigError, DataError, RunDirError, VclsError, did_you_mean, interactive, one_line, save_json)
+    ConfigError, DataError, RunDirError, VclsError, cpu_capability, did_you_mean, interactive, one_line, save_json)
 from .rundir import Run, holds_run
 from .train import train
 from .models import model_complexity, published
@@ -113,7 +113,7 @@ def measure(recipe, root:Path, settings:dict, data_path=None) -> dict:
             'train_images_per_sec': m['images_per_sec'], 'train_seconds': m['train_seconds'],
             'train_wall_seconds': m['fit_seconds'],
             'seconds': time.perf_counter() - t0, 'measured_at': time.strftime('%Y-%m-%d %H:%M:%S'),
-            'capability': torch.backends.cpu.get_cpu_capability(),   # hosts here differ: AVX2 or AVX-512
+            'capability': cpu_capability(),   # hosts here differ: AVX2, AVX-512 with VNNI or with AMX
             'published': {'torchvision_top1': tv and tv['top1'], 'torchvision_gmacs': tv and tv['gmacs'],
                           'edgeailite_top1': ti and ti[1], 'edgeailite_gmacs': ti and ti[0]}}
 
@@ -169,7 +169,8 @@ def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, spee
 
 # %% ../nbs/09_zoo.ipynb #f68edc5f
 ZOO_HEADER = ('recipe', 'model', 'top-1 %', 'top-5 %', 'params M', 'GMACs', 'fp32 ms (b1)', 'fp32 img/s (b32)',
-              'int8 top-1 %', 'int8 speedup', 'train img/s', 'train wall s', 'published top-1 %', 'published GMACs')
+              'int8 top-1 %', 'int8 speedup', 'train img/s', 'train wall s', 'host', 'published top-1 %',
+              'published GMACs')
 
 def _pub(rec:dict, what:str) -> str:
     p = rec['published']
@@ -185,7 +186,7 @@ def zoo_rows(zoo:dict) -> list[list[str]]:
         rows.append([name, r['model'], f"{100 * r['top1']:.1f}", f"{100 * r['top5']:.1f}", f"{r['params'] / 1e6:.2f}",
                      f"{r['gmacs']:.3f}", f"{r['latency_ms']:.1f}", f"{r['throughput']:.0f}",
                      f"{100 * r['int8_top1']:.1f}", f"{r['int8_speedup']:.2f}x", f"{r['train_images_per_sec']:.0f}",
-                     f"{r['train_wall_seconds']:.0f}", _pub(r, 'top1'), _pub(r, 'gmacs')])
+                     f"{r['train_wall_seconds']:.0f}", r.get('capability', '?'), _pub(r, 'top1'), _pub(r, 'gmacs')])
     return rows
 
 def pareto(points:list[tuple]) -> list[int]:
@@ -236,7 +237,9 @@ def write_zoo_report(zoo:dict, root:Path) -> list[Path]:
     rows = zoo_rows(zoo)
     ok = [r for r in zoo['records'].values() if r['status'] == 'ok']
     where = ((f"Measured on {torch.get_num_threads()} CPU threads at {sorted({r['speed_size'] for r in ok})} px, "
-              f"torch {torch.__version__}; accuracy on the validation split of each run.") if ok else
+              f"torch {torch.__version__}; accuracy on the validation split of each run. `host` is the CPU each row "
+              "was measured on: seconds and img/s compare only within one host, the int8 speedup is a ratio within "
+              "one run.") if ok else
              'No model measured yet.')
     md = f"# Zoo\n\n{markdown_table(rows, ZOO_HEADER)}\n{where}\n"
     cell = lambda tag, c: f'<{tag}>{html.escape(c)}</{tag}>'
