@@ -11,7 +11,8 @@ import torch
 from conftest import copy_run, ok
 from vcls_lite.models import build_model
 from vcls_lite.quant import calibrate, convert_model, prepare_model, quant_method
-from vcls_lite.recipes import MIN_CROP, RECIPES
+from vcls_lite.recipes import RECIPES
+from vcls_lite.scaling import MIN_CROP
 
 
 def bad(res, msg):
@@ -30,7 +31,7 @@ QUANTIZE_EACH = """
 import json, sys, torch
 from vcls_lite.models import build_model
 from vcls_lite.quant import calibrate, convert_model, prepare_model
-from vcls_lite.recipes import MIN_CROP
+from vcls_lite.scaling import MIN_CROP
 res = {}
 for name in sys.argv[1:]:
     crop = max(32, MIN_CROP.get(name, 32))   # 32 px: ShuffleNet's 1x1 last map, which needs `quant.NCHW`

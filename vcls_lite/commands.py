@@ -19,7 +19,8 @@ from .quant import evaluate_int8, quantize_checkpoint
 from .quant_report import report_rows
 from .recipe_tables import (PUBLISHED_CROP, complexity_table, complexity_text, lr_per_epoch, recipe_diff,
                                      recipes_table)
-from .recipes import QUANT, DEFAULT_RECIPE, RECIPES, SEED_SOURCES, Recipe, get_recipe, scaled_lr
+from .recipes import QUANT, DEFAULT_RECIPE, RECIPES, SEED_SOURCES, Recipe, get_recipe
+from .scaling import scaled_lr
 from .report import text_table
 from .rundir import Run
 from .schedules import Schedule
