@@ -142,3 +142,21 @@ def test_real_console_script_exit_code(tmp_path):
     import subprocess, sys
     p = subprocess.run([sys.executable, '-m', 'vcls_lite.cli', 'train', '--lr', '0', '--dry-run'], capture_output=True, text=True)
     assert_one_line_error(p.returncode, p.stdout, p.stderr, '--lr must be positive')
+
+
+class _Crafted:
+    "Unpickled, it would run `touch marker`."
+    def __init__(self, marker): self.marker = marker
+    def __reduce__(self): return (os.system, (f'touch {self.marker}',))
+
+
+@pytest.mark.parametrize('name', ['data_batch_1', 'test_batch', 'batches.meta'])
+def test_crafted_cifar_pickle_does_not_run(vcls, tmp_path, name):
+    "A CIFAR file that carries code is refused by name, on every command that reads it, and its code never runs."
+    import pickle
+    from vcls_lite.sources import write_cifar10
+    folder, marker = write_cifar10(tmp_path/'cifar', n_train=10, n_test=5), tmp_path/'ran'
+    (folder/name).write_bytes(pickle.dumps({'data': _Crafted(marker), 'labels': [0], 'label_names': _Crafted(marker)}))
+    assert_one_line_error(*vcls('data', 'check', '--data-path', tmp_path/'cifar'), name, 'asks to call')
+    assert_one_line_error(*vcls('train', *TINY, '--data-path', tmp_path/'cifar', '--output-dir', tmp_path/'run'), name)
+    assert not marker.exists() and not (tmp_path/'run').exists()

@@ -19,6 +19,7 @@ from torchvision.transforms import v2
 from fastprogress.fastprogress import progress_bar
 
 from .core import BadImageError, DataError, cache_dir, did_you_mean, interactive, save_json
+from .untrusted import safe_unpickle
 
 # %% auto #0
 __all__ = ['SOURCE_REGISTRY', 'SOURCES', 'SOURCE_ALIASES', 'CIFARS', 'FAKE', 'pil_to_uint8', 'load_rgb', 'check_images',
@@ -207,31 +208,43 @@ register_source(Source('list', 'files', lambda path, download: list_items(path),
                        detect=lambda p: (p/'train.txt').is_file() and (p/'val.txt').is_file()))
 
 # %% ../nbs/01a_sources.ipynb #426659e9
-def _existence_checked(cls):
-    "A subclass of torchvision's CIFAR reader `cls` that checks its batch files exist rather than their MD5."
-    doc = f"torchvision's {cls.__name__}, checking that the batch files exist"
-    return type(f'_{cls.__name__}', (cls,), {'train_list': [[f, None] for f, _ in cls.train_list],
-                                            'test_list': [[f, None] for f, _ in cls.test_list],
-                                            'meta': {**cls.meta, 'md5': None}, '__doc__': doc})
+CIFARS = {'cifar10': tvd.CIFAR10, 'cifar100': tvd.CIFAR100}   # torchvision's file names, URL and archive MD5
+_NOT_CIFAR = "is not a CIFAR batch (a dict of uint8 'data', N x 3072, and N labels)"
 
-CIFARS = {'cifar10': _existence_checked(tvd.CIFAR10), 'cifar100': _existence_checked(tvd.CIFAR100)}
+def _cifar_split(folder:Path, files:list, which:str) -> tuple:
+    "The images (NHWC uint8) and labels of the batch `files` in `folder`, unpickled as data only."
+    data, labels, fix = [], [], f"replace it with the original {which} download"
+    for f, _ in files:
+        e = safe_unpickle(folder/f, f'{which} batch', fix)
+        x, ys = (e.get('data'), e.get('labels', e.get('fine_labels'))) if isinstance(e, dict) else (None, None)
+        if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == 3072
+                and isinstance(ys, list) and len(ys) == len(x) and all(isinstance(y, int) for y in ys)):
+            raise DataError(f"{which} batch {folder/f} {_NOT_CIFAR}; {fix}")
+        data.append(x); labels += ys
+    return np.vstack(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 def cifar_arrays(root:str|Path, which:str='cifar10', download:bool=True) -> tuple[dict, list]:
     "CIFAR as uint8 NHWC arrays: `({split: (images, labels)}, vocab)`; downloads into `root` when missing."
     cls, root = CIFARS[which], Path(root)
     if root.name == cls.base_folder: root = root.parent
-    have = (root/cls.base_folder).is_dir()
-    if not have and not download:
-        raise DataError(f"{root/cls.base_folder} not found; put the extracted {which} batches there "
-                        "or allow downloading")
-    try:
-        if not have: root.mkdir(parents=True, exist_ok=True)
-        trn, val = cls(root, train=True, download=not have), cls(root, train=False)
-    except (OSError, RuntimeError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as e:
-        what = 'download' if not have else 'read'
-        raise DataError(f"could not {what} {which} in {root} ({type(e).__name__}: {str(e)[:120]}); "
-                        f"download {cls.url} yourself and extract it into {root}") from None
-    return {'train': (trn.data, trn.targets), 'valid': (val.data, val.targets)}, list(trn.classes)
+    folder = root/cls.base_folder
+    if not folder.is_dir() and not download:
+        raise DataError(f"{folder} not found; put the extracted {which} batches there or allow downloading")
+    if not folder.is_dir():
+        try: tvd.utils.download_and_extract_archive(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)
+        except (OSError, RuntimeError, ValueError) as e:
+            raise DataError(f"could not download {which} into {root} ({type(e).__name__}: {str(e)[:120]}); "
+                            f"download {cls.url} yourself and extract it into {root}") from None
+    files, meta_file = cls.train_list + cls.test_list, folder/cls.meta['filename']
+    fix = f"replace it with the original {which} download"
+    missing = [f for f, _ in files if not (folder/f).is_file()] + [meta_file.name] * (not meta_file.is_file())
+    if missing: raise DataError(f"{folder} has no {', '.join(missing)}; extract the whole {which} archive there")
+    meta = safe_unpickle(meta_file, f'{which} metadata', fix)
+    vocab = meta.get(cls.meta['key']) if isinstance(meta, dict) else None
+    if not (isinstance(vocab, list) and vocab and all(isinstance(v, str) for v in vocab)):
+        raise DataError(f"{meta_file} has no list of class names under {cls.meta['key']!r}; {fix}")
+    splits = {'train': _cifar_split(folder, cls.train_list, which), 'valid': _cifar_split(folder, cls.test_list, which)}
+    return splits, vocab
 
 # %% ../nbs/01a_sources.ipynb #c84343bc
 def write_cifar10(root:str|Path, n_train:int=50, n_test:int=20, seed:int=0) -> Path:
