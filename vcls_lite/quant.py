@@ -174,7 +174,8 @@ def int8_meta(path) -> dict:
         raise RunDirError(f"{path} is not an int8 model saved by vcls_lite; make one with `vcls quantize`") from None
 
 def load_int8(path) -> tuple[nn.Module, dict]:
-    "The int8 model at `path` and its record; its backend becomes the quantized engine."
+    """The int8 model at `path` and its record; its backend becomes the quantized engine. `torch.jit.load` is not a
+    safe loader: only an archive holding the record of `save_int8` reaches it; load only models you trust."""
     meta = int8_meta(path)
     if meta['backend'] not in engines():
         raise ConfigError(f"{path} was quantized for the {meta['backend']} backend, which this PyTorch does not have "
