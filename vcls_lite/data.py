@@ -174,7 +174,8 @@ def image_cache(files:list, side:int, skip_bad_images:bool=False, folder=None, d
         (f, r), more = bad[0], (f" ({len(bad)} bad files in all)" if len(bad) > 1 else '')
         raise BadImageError(f"{f}: {r}{more}; replace or delete it, or pass --skip-bad-images to skip bad files")
     skip = {i for i, _ in meta['bad']}
-    return np.load(arr_p, mmap_mode='r', allow_pickle=False), np.array([i for i in range(len(files)) if i not in skip], dtype=np.int64), bad
+    keep = np.array([i for i in range(len(files)) if i not in skip], dtype=np.int64)
+    return np.load(arr_p, mmap_mode='r', allow_pickle=False), keep, bad
 
 # %% ../nbs/01_data.ipynb #ece4b34a
 class BatchCrop:
