@@ -211,9 +211,9 @@ register_source(Source('list', 'files', lambda path, download: list_items(path),
 CIFARS = {'cifar10': tvd.CIFAR10, 'cifar100': tvd.CIFAR100}   # torchvision's file names, URL and archive MD5
 _NOT_CIFAR = "is not a CIFAR batch (a dict of uint8 'data', N x 3072, and N labels)"
 
-def _cifar_split(folder:Path, files:list, which:str) -> tuple:
-    "The images (NHWC uint8) and labels of the batch `files` in `folder`, unpickled as data only."
-    data, labels, fix = [], [], f"replace it with the original {which} download"
+def _cifar_split(folder:Path, files:list, which:str, fix:str) -> tuple:
+    "The images (NHWC uint8) and labels of the batch `files` in `folder`, unpickled as data only; `fix` ends errors."
+    data, labels = [], []
     for f, _ in files:
         e = safe_unpickle(folder/f, f'{which} batch', fix)
         x, ys = (e.get('data'), e.get('labels', e.get('fine_labels'))) if isinstance(e, dict) else (None, None)
@@ -243,7 +243,7 @@ def cifar_arrays(root:str|Path, which:str='cifar10', download:bool=True) -> tupl
     vocab = meta.get(cls.meta['key']) if isinstance(meta, dict) else None
     if not (isinstance(vocab, list) and vocab and all(isinstance(v, str) for v in vocab)):
         raise DataError(f"{meta_file} has no list of class names under {cls.meta['key']!r}; {fix}")
-    splits = {'train': _cifar_split(folder, cls.train_list, which), 'valid': _cifar_split(folder, cls.test_list, which)}
+    splits = {k: _cifar_split(folder, fs, which, fix) for k, fs in (('train', cls.train_list), ('valid', cls.test_list))}
     return splits, vocab
 
 # %% ../nbs/01a_sources.ipynb #c84343bc
