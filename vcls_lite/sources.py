@@ -243,7 +243,8 @@ def cifar_arrays(root:str|Path, which:str='cifar10', download:bool=True) -> tupl
     vocab = meta.get(cls.meta['key']) if isinstance(meta, dict) else None
     if not (isinstance(vocab, list) and vocab and all(isinstance(v, str) for v in vocab)):
         raise DataError(f"{meta_file} has no list of class names under {cls.meta['key']!r}; {fix}")
-    splits = {k: _cifar_split(folder, fs, which, fix) for k, fs in (('train', cls.train_list), ('valid', cls.test_list))}
+    splits = {k: _cifar_split(folder, fs, which, fix)
+              for k, fs in (('train', cls.train_list), ('valid', cls.test_list))}
     return splits, vocab
 
 # %% ../nbs/01a_sources.ipynb #c84343bc
