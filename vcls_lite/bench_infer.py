@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_bench_infer.ipynb #694fba43
 from __future__ import annotations
-import contextlib, copy, io, json, statistics, sys, tempfile, time, warnings
+import contextlib, copy, io, json, shutil, statistics, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 from fastprogress.fastprogress import progress_bar
 
 from .checkpoint import load_checkpoint, load_weights
-from .core import ConfigError, cpu_has_bf16, interactive
+from .core import ConfigError, cpu_has_bf16, interactive, scratch_dir
 from .models import QUANTIZABLE, build_model, resolve_name
 from .qat import train_qat
 from .quant import (DEFAULT_BACKEND, calibrate, convert_model, engines, evaluate_int8, evaluate_model,
@@ -31,12 +31,13 @@ def _onnx_runner(model, x):
     try: import onnxruntime as ort, onnxscript   # onnxscript: torch's ONNX exporter needs it
     except ImportError:
         raise ImportError("needs ONNX Runtime and onnxscript: pip install onnxruntime onnxscript") from None
-    path = Path(tempfile.mkdtemp(prefix='vcls_onnx_'))/'model.onnx'
+    path = scratch_dir('vcls_onnx_')/'model.onnx'
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter('ignore')
         torch.onnx.export(model, (x,), str(path), dynamo=True, dynamic_shapes={'x': {0: torch.export.Dim('batch')}})
     so = ort.SessionOptions(); so.intra_op_num_threads = torch.get_num_threads()
     sess = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+    shutil.rmtree(path.parent)   # the session holds the model in memory
     name = sess.get_inputs()[0].name
     return lambda b: sess.run(None, {name: b.numpy()})[0]
 
@@ -205,7 +206,7 @@ def bench_quant(r18=None, qat_run=None, sizes=(224, 28), rounds:int=3, iters:int
     """The quantization targets in one run: PTQ ResNet-18 top-1 drop <= 1 point, int8 >= 2x the fastest fp32 form at
     batch 32 per size, QAT MobileNetV2 drop <= 0.5 point. Trains the demo runs it is not given (`r18`: a checkpoint,
     `qat_run`: a folder)."""
-    work = Path(work or tempfile.mkdtemp(prefix='bench_quant_'))
+    work = Path(work or scratch_dir('bench_quant_'))
     ck_path = Path(r18) if r18 else _demo_run('torchvision/resnet18', work/'r18')/'checkpoint.pth'
     ptq, sp = _ptq_figures(ck_path, sizes, rounds, iters)
     qat = _qat_figures(qat_run, work)

@@ -12,10 +12,12 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.progress import CSVLogger
 from fastai.torch_core import find_bs
 
+from .core import DivergedError
 from .learner import Order
 
 # %% auto #0
-__all__ = ['RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'Interrupted', 'StopOnSignal', 'EvalEvery', 'QualityStop']
+__all__ = ['DIVERGED_LOSS', 'RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'Interrupted', 'StopOnSignal', 'EvalEvery',
+           'QualityStop', 'StopOnNonFinite']
 
 # %% ../nbs/04a_callbacks.ipynb #4f3aa192
 class RunStats(Callback):
@@ -152,3 +154,36 @@ class QualityStop(Callback):
     def after_epoch(self):
         t1 = self.stats.history[-1].get('top1') if self.stats.history else None
         if t1 is not None and t1 >= self.threshold: self.reached = True; raise CancelFitException
+
+# %% ../nbs/04a_callbacks.ipynb #e136eef5
+DIVERGED_LOSS = 1e6   # a cross-entropy this large means logits thousands apart: the run has diverged, though finite
+
+class StopOnNonFinite(Callback):
+    """Stop before the first training step whose loss is NaN, infinite or above `DIVERGED_LOSS`, with a `DivergedError`
+    saying where and why."""
+    order = Order.FINITE
+    def __init__(self, amp:bool=False, world:int=1): self.amp, self.world = amp, world
+    def before_validate(self): self.valid_bad = False
+    def after_validate(self):   # before SaveRun's after_epoch: the epoch's broken weights are not saved
+        bad = torch.tensor([float(getattr(self, 'valid_bad', False))])
+        if self.world > 1: dist.all_reduce(bad, op=dist.ReduceOp.MAX)   # every process stops, or none
+        if bad.item():
+            raise DivergedError(f"the validation loss of epoch {self.epoch} is not finite: the weights themselves "
+                                f"diverged; {self._kept()}; lower --lr or --wd and train again")
+    def _kept(self):
+        return f"the checkpoint of epoch {self.epoch - 1} is kept" if self.epoch else "no checkpoint was written"
+    def after_loss(self):
+        if not self.training:
+            self.valid_bad = self.valid_bad or not torch.isfinite(self.learn.loss_grad).all().item(); return
+        loss = self.learn.loss_grad.detach().float()
+        here = not (torch.isfinite(loss).all() and loss.abs().max() <= DIVERGED_LOSS)
+        bad = torch.tensor([float(here)])
+        if self.world > 1: dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+        if not bad.item(): return
+        h = self.opt.hypers[-1]
+        what = ('NaN' if torch.isnan(loss).any() else 'infinite' if torch.isinf(loss).any() else
+                f'{loss.max().item():.3g} (diverged)' if here else 'non-finite in another process')
+        why = (f"the learning rate ({h['lr']:.3g}) or weight decay ({h.get('wd', 0):.3g}) is too high for this model"
+               + (", or the reduced precision of --amp" if self.amp else ''))
+        raise DivergedError(f"the training loss became {what} at epoch {self.epoch}, step {self.iter}: {why}; "
+                            f"{self._kept()}; lower --lr or --wd and train again")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04b_checkpoint.ipynb #36c1b915
 from __future__ import annotations
-import errno, json, shutil, threading
+import errno, json, shutil, threading, zipfile
 from pathlib import Path
 
 import torch
@@ -66,10 +66,21 @@ def save_checkpoint(ck:dict, path) -> Path:
     finally: cfg.compute_crc32 = crc
     return path
 
+def _is_torchscript(path) -> bool:
+    "Whether `path` is a TorchScript archive (`torch.jit.save`'s zip: compiled code and constants, not a state)."
+    if not zipfile.is_zipfile(path): return False
+    with zipfile.ZipFile(path) as z: return any(n.endswith('/constants.pkl') or '/code/' in n for n in z.namelist())
+
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by `vcls train`, with `weights_only=True`."
     path = Path(path)
+    if path.is_dir():
+        raise RunDirError(f"{path} is a folder, not a checkpoint; " + (f"pass its checkpoint: {path/'checkpoint.pth'}"
+                          if (path/'checkpoint.pth').is_file() else "pass the checkpoint.pth of a vcls run"))
     if not path.is_file(): raise RunDirError(f"checkpoint {path} not found; pass the checkpoint.pth of an earlier run")
+    if _is_torchscript(path):
+        raise RunDirError(f"{path} is an int8 (TorchScript) model, not a checkpoint; evaluate it with "
+                          f"`vcls eval --int8 {path}`, or pass the checkpoint.pth it was quantized from")
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
         lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()] or ['']

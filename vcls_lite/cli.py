@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #d5aa5ddd
 from __future__ import annotations
-import argparse, atexit, contextlib, gc, io, os, sys, threading
+import argparse, atexit, contextlib, gc, io, os, sys, threading, warnings
 
 from fastcore.imports import IN_NOTEBOOK
 
@@ -235,17 +235,24 @@ def main(argv=None, freeze:bool=False) -> int:
     """The `vcls` command: parse `argv` (default `sys.argv[1:]`), run the command, return the exit code. With
     `freeze`, what the imports made is moved out of the garbage collector's sight (`gc.freeze`) before it runs."""
     args = build_parser().parse_args(argv)
-    try:
-        from vcls_lite import commands   # torch, fastai and the library: only once the arguments parse
-        if freeze: gc.freeze()
-        return getattr(commands, args.func)(args)
-    except VclsError as e:
-        print(f"vcls: error: {one_line(e)}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt as e:
-        print(f"vcls: interrupted: {e}" if str(e) else "vcls: interrupted; the checkpoint of the last finished epoch "
-              "is kept: continue with --resume RUN_FOLDER", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings(record=True) as caught:   # held back: an error is one line, without them
+        try:
+            from vcls_lite import commands   # torch, fastai and the library: only once the arguments parse
+            if freeze: gc.freeze()
+            code = getattr(commands, args.func)(args)
+        except VclsError as e:
+            print(f"vcls: error: {one_line(e)}", file=sys.stderr)
+            return e.exit_code
+        except KeyboardInterrupt as e:
+            print(f"vcls: interrupted: {e}" if str(e) else "vcls: interrupted", file=sys.stderr)
+            return 130
+    for w in {(w.category.__name__, one_line(w.message)): w for w in caught}.values():   # each once, after the work
+        _one_line_warning(w.message, w.category)
+    return code
+
+def _one_line_warning(message, category, *args, **kw):
+    "A warning as one line on stderr, without the source line Python prints under it."
+    print(f"vcls: warning: {category.__name__}: {one_line(message)}", file=sys.stderr)
 
 # %% ../nbs/08_cli.ipynb #a7c3e1f0
 def run(argv=None):

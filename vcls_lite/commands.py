@@ -13,6 +13,7 @@ from .checkpoint import resume_point
 from .core import ConfigError, RunDirError, cpu_has_bf16, get_device
 from .data import get_datasets
 from .distributed import dist_env
+from .outputs import check_output_dir
 from .models import ALIASES, BUILDERS, model_complexity, model_names, published, resolve_name
 from .qat import train_qat
 from .quant import evaluate_int8, quantize_checkpoint
@@ -29,9 +30,9 @@ from .train import evaluate, train
 from .zoo import ZOO_HEADER, run_zoo, zoo_rows
 
 # %% auto #0
-__all__ = ['RECIPE_FIELDS', 'RUN_FIELDS', 'BENCH_ARGS', 'default_scale', 'resolve', 'cmd_train', 'cmd_eval', 'cmd_quantize',
-           'recipe_json', 'cmd_recipes', 'cmd_complexity', 'cmd_models', 'cmd_data_sample', 'cmd_data_check',
-           'cmd_bench', 'cmd_zoo']
+__all__ = ['RECIPE_FIELDS', 'RUN_FIELDS', 'ARCH_FIELDS', 'BENCH_ARGS', 'default_scale', 'resolve', 'cmd_train', 'cmd_eval',
+           'cmd_quantize', 'recipe_json', 'cmd_recipes', 'cmd_complexity', 'cmd_models', 'cmd_data_sample',
+           'census_line', 'cmd_data_check', 'cmd_bench', 'cmd_zoo']
 
 # %% ../nbs/08a_commands.ipynb #04829d0f
 RECIPE_FIELDS = {f.name for f in fields(Recipe)}
@@ -48,6 +49,24 @@ def default_scale(run_kw:dict) -> str:
     224 px would take hours and teach nothing."""
     return 'full' if run_kw.get('data_path') else 'demo'
 
+ARCH_FIELDS = ('model', 'strides')   # what the checkpoint's weights are shaped by
+
+def _resume_changes(base:Recipe, overrides:dict, sched:dict, run_kw:dict, saved_run:dict):
+    "Refuse a resumed run a new architecture; say on stderr which other values given differ from the checkpoint's."
+    old = {**{k: getattr(base, k) for k in overrides}, **{f'schedule.{k}': getattr(base.schedule, k) for k in sched}}
+    new = {**overrides, **{f'schedule.{k}': v for k, v in sched.items()}}
+    changed = {k: (old[k], v) for k, v in new.items() if old[k] != v}
+    for k in ARCH_FIELDS:
+        if k in changed:
+            raise ConfigError(f"--{k} {changed[k][1]} differs from the checkpoint's {changed[k][0]}: a resumed run "
+                              f"keeps its model; drop --{k}, or start a new run from its weights with --weights")
+    if changed:
+        print("note: resuming with " + ', '.join(f"{k} {v} (the checkpoint's: {o})" for k, (o, v) in changed.items())
+              + "; the values given win from the next step", file=sys.stderr)
+    if 'seed' in run_kw and run_kw['seed'] != saved_run.get('seed'):
+        print(f"note: --seed {run_kw['seed']} is ignored: a resumed run keeps its seed ({saved_run.get('seed')}), "
+              "on which the order of its batches depends", file=sys.stderr)
+
 def resolve(args) -> tuple[Recipe, Run]:
     "The recipe and run options `vcls train` arguments ask for."
     given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()}
@@ -59,6 +78,7 @@ def resolve(args) -> tuple[Recipe, Run]:
                                          "override single values instead, e.g. --epochs")
         saved = resume_point(run_kw['resume'])[1]
         base, scale = Recipe.from_dict(saved['recipe']), saved['run'].get('scale', 'full')
+        _resume_changes(base, overrides, sched, run_kw, saved['run'])
         kept = {k: v for k, v in saved['run'].items()
                 if k in RUN_FIELDS and k not in ('resume', 'output_dir', 'weights', 'start_epoch')}
         run_kw = {**kept, **run_kw}   # the run's own options (seed, data, cadence...) unless given again
@@ -223,8 +243,18 @@ def cmd_models(args) -> int:
 
 def cmd_data_sample(args) -> int:
     "`vcls data sample`: write the built-in MNIST sample as an ImageFolder tree."
+    if args.dest: check_output_dir(args.dest, flag='--dest')
     print(sample_data(args.dest))
     return 0
+
+def census_line(c:dict) -> str:
+    "One line of what `images.check_images` counted: modes, sizes, conversions, frames."
+    if not c.get('size_range'): return '  no images decoded'
+    (w0, h0), (w1, h1) = c['size_range']
+    line = (f"  modes: {', '.join(f'{m} {n}' for m, n in sorted(c['modes'].items(), key=lambda x: -x[1]))}; "
+            f"sizes {w0}x{h0}" + (f" to {w1}x{h1}" if (w0, h0) != (w1, h1) else '') + " px")
+    if c['converted']: line += '; converted: ' + ', '.join(f'{k} {n}' for k, n in c['converted'].items())
+    return line + (f"; {c['multi_frame']} with several frames (the first is used)" if c['multi_frame'] else '')
 
 def cmd_data_check(args) -> int:
     "`vcls data check`: read a dataset the way training will and report its classes and sizes, or what is wrong."
@@ -236,6 +266,7 @@ def cmd_data_check(args) -> int:
     else:
         print(f"{info['source']} data at {info['path']}: {res['classes']} classes, {res['n_train']} training and "
               f"{res['n_valid']} validation images; {len(info['skipped'])} skipped")
+        if info.get('images'): print(census_line(info['images']))
         for f in info['skipped'][:10]: print(f"  skipped {f}")
     return 0
 
@@ -264,6 +295,7 @@ def cmd_bench(args) -> int:
     if 'model' in kw and not kw.get('checkpoint'): resolve_name(kw['model'])   # an unknown name fails before any work
     out = Path(args.output_dir or f"runs/bench-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if (out/f'{kind}.json').exists(): raise RunDirError(f"{out} already holds {kind}.json; choose another --output-dir")
+    check_output_dir(out, kw.get('data_path'), files=[f'{kind}.{x}' for x in ('json', 'csv', 'png', 'md')])
     fn = {'train-overhead': bench_train.bench_train_overhead, 'data': bench_train.bench_data,
           'scaling': bench_train.bench_scaling, 'infer': bench_infer.bench_infer,
           'quant': bench_infer.bench_quant, 'engines': bench_infer.bench_engines,

@@ -8,9 +8,9 @@ import contextlib, difflib, json, os, random, re
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['VclsError', 'DataError', 'BadImageError', 'ModelError', 'ConfigError', 'RunDirError', 'one_line', 'did_you_mean',
-           'get_device', 'cpu_has_bf16', 'cpu_capability', 'interactive', 'atomic_path', 'save_json', 'rng_states',
-           'set_rng_states', 'cache_dir']
+__all__ = ['VclsError', 'DataError', 'BadImageError', 'ModelError', 'ConfigError', 'RunDirError', 'DivergedError', 'one_line',
+           'did_you_mean', 'get_device', 'cpu_has_bf16', 'cpu_capability', 'interactive', 'atomic_path', 'save_json',
+           'scratch_dir', 'rng_states', 'set_rng_states', 'cache_dir']
 
 # %% ../nbs/00_core.ipynb #6863df53
 class VclsError(Exception):
@@ -32,13 +32,20 @@ class ConfigError(VclsError):
 class RunDirError(VclsError):
     "An output directory or checkpoint that cannot be used as asked."
 
+class DivergedError(ConfigError):
+    "Training went non-finite (a NaN or infinite loss): the rate, weight decay or precision asked too much."
+
 # %% ../nbs/00_core.ipynb #47ba5b76
 def one_line(err:BaseException) -> str:
     "The user-facing one-line message of `err`, also when a DataLoader worker re-raised it with its traceback."
     msg = str(err).strip()
     if 'Original Traceback' in msg: msg = msg.splitlines()[-1].split(': ', 1)[-1]
     msg = re.sub(r'^Exception occured in `\w+` when calling event `\w+`:\s*', '', msg)   # fastai's, for a callback
-    return ' '.join(msg.split())
+    return ' '.join(_short(w) for w in msg.split())
+
+def _short(word:str, n:int=100) -> str:
+    "A path longer than `n` characters (a symbolic-link loop repeats itself) as its start and end, '...' between."
+    return word if len(word) <= n or '/' not in word else f"{word[:n // 3]}...{word[-(2 * n // 3 - 3):]}"
 
 # %% ../nbs/00_core.ipynb #d748ebab
 def did_you_mean(name:str, choices, n:int=3) -> str:
@@ -100,6 +107,37 @@ def save_json(path:str|Path, obj) -> Path:
     "Write `obj` as indented JSON to `path`, atomically."
     with atomic_path(path) as tmp: tmp.write_text(json.dumps(obj, indent=2) + '\n')
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #1c71d548
+_SCRATCH = {}
+
+def _pid_alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _remove_scratch(root:Path, pid:int):
+    import os, shutil   # imported here: at exit the module's globals may be gone
+    if os.getpid() == pid: shutil.rmtree(root, ignore_errors=True)   # not from a forked child
+
+def scratch_dir(prefix:str='') -> Path:
+    """A new empty folder, removed with everything in it when this process exits (also a pool's worker process,
+    which ends without running `atexit`: `multiprocessing`'s finalizers run there)."""
+    import atexit, shutil, tempfile
+    from multiprocessing.util import Finalize
+    if os.getpid() not in _SCRATCH:
+        base = Path(tempfile.gettempdir())
+        for old in base.glob('vcls-scratch-*'):
+            pid = old.name.rsplit('-', 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        root = base/f'vcls-scratch-{os.getpid()}'
+        root.mkdir(exist_ok=True)
+        _SCRATCH[os.getpid()] = root
+        atexit.register(_remove_scratch, root, os.getpid())
+        Finalize(None, _remove_scratch, (root, os.getpid()), exitpriority=0)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=_SCRATCH[os.getpid()]))
 
 # %% ../nbs/00_core.ipynb #382d7f25
 def rng_states() -> dict:

@@ -20,7 +20,8 @@ from torch.utils.data import DistributedSampler
 from fastprogress.fastprogress import progress_bar
 
 from .core import BadImageError, DataError, cache_dir, interactive, save_json
-from .sources import ImageArray, ImageFiles, SOURCE_REGISTRY, check_images, detect_source, load_rgb
+from .images import check_images, load_rgb, oriented_size
+from .sources import ImageArray, ImageFiles, SOURCE_REGISTRY, detect_source
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'train_tfms', 'eval_tfms', 'Normalize', 'TrainLoader', 'cache_key', 'cache_shape', 'fit_image',
@@ -108,7 +109,7 @@ class TrainLoader(DataLoader):
                                             **kwargs})
 
 # %% ../nbs/01_data.ipynb #e55343e4
-CACHE_VERSION = 1   # bump when the stored format changes
+CACHE_VERSION = 2   # bump when the stored format, or the decoding (2: `images.to_rgb`), changes
 
 def cache_key(files:list, side:int) -> str:
     "A hash of every file's path, size and modification time, and `side`: it changes when any image changes."
@@ -125,7 +126,7 @@ def cache_shape(files:list, side:int) -> tuple[int, int]:
     sizes = set()
     for f in files:
         try:
-            with Image.open(f) as im: sizes.add(im.size)   # reads the header only
+            with Image.open(f) as im: sizes.add(oriented_size(im))   # the header only, turned as viewed
         except Exception: continue                          # unreadable: decoding will report it
         if len(sizes) > 1: return side, side
     if len(sizes) == 1 and min(next(iter(sizes))) <= side: return next(iter(sizes))[::-1]
@@ -281,7 +282,8 @@ def _file_datasets(items:dict, vocab:list, path, splits, tfms:dict, skip_bad_ima
             dss[split] = BatchImages(images, [labels[i] for i in rows], vocab, rows)
             info['cache'] = str(cache_dir()/'images')
         else:
-            good, bad = check_images(files, skip_bad_images, desc=f'checking {split} images')
+            good, bad = check_images(files, skip_bad_images, desc=f'checking {split} images',
+                                     census=info.setdefault('images', {}))
             keep = set(good)
             dss[split] = ImageFiles(good, [y for f, y in zip(files, labels) if f in keep], vocab, tfms[split])
         info['skipped'] += [str(f) for f, _ in bad]
@@ -303,6 +305,9 @@ def get_datasets(path=None, source:str='auto', train_tfm=None, eval_tfm=None, sk
     splits, tfms = ('valid',) if valid_only else ('train', 'valid'), {'train': train_tfm, 'valid': eval_tfm}
     if src.locate: path = src.locate(path); info['path'] = str(path)
     items, vocab = src.read(path, download)
+    if len(vocab) < 2:   # one class trains to top-1 1.0 and learns nothing
+        raise DataError(f"{path} holds one class ({', '.join(map(str, vocab)) or 'none'}); a classifier needs at least "
+                        "two: add a folder per class")
     if src.kind == 'files': dss = _file_datasets(items, vocab, path, splits, tfms, skip_bad_images, cache_side, info)
     else:
         dss = {split: _array_dataset(*items[split], vocab, tfms[split], bool(cache_side)) for split in splits}

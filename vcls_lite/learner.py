@@ -34,6 +34,7 @@ def top5(inp, targ):
 # %% ../nbs/04_learner.ipynb #a6bf0a40
 class Order:
     "When each callback of a run acts, as fastai `order` values: lower runs first at every event."
+    FINITE = -20                               # StopOnNonFinite: checks the loss before anyone scales or steps
     CADENCE = -10                              # EvalEvery: decides whether this epoch validates, before anyone reads it
     SCHEDULE = -5                              # LRSchedule: sets the rate before the recorder and the bars read it
     PREDICTIONS = 0                            # ValidPreds: fastai's default, after CADENCE has spoken

@@ -4,11 +4,10 @@
 
 # %% ../nbs/05b_lesson.ipynb #e72e3a3f
 from __future__ import annotations
-import tempfile
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .core import scratch_dir
 from .models import build_model, complexity, model_complexity, published
 from .recipes import Recipe
 from .report import log_scale, show_images
@@ -41,7 +40,7 @@ def plot_schedules(full:Recipe, recipe:Recipe, scale:str):
 def notebook_run(scale:str, data_path=None, output_dir=None, **kw) -> Run:
     """The `Run` of a recipe notebook at `scale`: `output_dir`, a temporary folder at smoke scale, else a new one
     in runs/."""
-    out = output_dir or (tempfile.mkdtemp() + '/run' if scale == 'smoke' else None)
+    out = output_dir or (str(scratch_dir()/'run') if scale == 'smoke' else None)
     return Run(data_path=data_path, scale=scale, output_dir=out, **kw)
 
 def peek_data(recipe:Recipe, run:Run, n:int=16):

@@ -15,6 +15,7 @@ from fastprogress.fastprogress import progress_bar
 from .core import (
     ConfigError, DataError, ModelError, RunDirError, atomic_path, interactive, one_line)
 from .checkpoint import load_checkpoint, load_weights
+from .outputs import check_output_dir
 from .report import measure_speed
 from .train import checkpoint_recipe, checkpoint_run, recipe_dls
 from .models import QUANTIZABLE, build_model, resolve_name
@@ -225,6 +226,8 @@ def quantize_checkpoint(checkpoint, data_path=None, dataset=None, backend:str=DE
     out = Path(output_dir) if output_dir else Path(checkpoint).parent/f'int8_{backend}'
     if (out/'int8_model.pt').exists():
         raise RunDirError(f"{out} already holds an int8 model; choose another --output-dir")
+    check_output_dir(out, data_path or cfg['run'].get('data_path'),
+                     files=('int8_model.pt', 'report.json', 'report.md', 'report.png'))
     fp32 = fp32_from_checkpoint(ck, checkpoint)
     kw = {'data_path': str(data_path)} if data_path else {}
     if dataset: kw['dataset'] = dataset

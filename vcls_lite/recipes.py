@@ -4,14 +4,14 @@
 
 # %% ../nbs/05_recipes.ipynb #bc1b2f16
 from __future__ import annotations
-import dataclasses
+import dataclasses, math
 from dataclasses import dataclass, field, asdict
 
 from fastcore.basics import patch
 
 from .core import ConfigError, did_you_mean
 from .models import ZERO_PARTS
-from .schedules import Schedule
+from .schedules import Schedule, flag as schedule_flag
 from .scaling import sample_scales
 
 # %% auto #0
@@ -149,6 +149,10 @@ def check(r:Recipe) -> Recipe:
             raise ConfigError(f"recipe field {f.name} must be {f.type.replace(' | ', ' or ')}, got {v!r} "
                               f"({type(v).__name__}); pass a value of that type")
     def bad(flag, why): raise ConfigError(f"--{flag} {why}")
+    for k, v in r.flat().items():   # NaN and infinity pass every comparison below, or fail it with a wrong reason
+        if any(isinstance(x, float) and not math.isfinite(x) for x in (v if isinstance(v, (tuple, list)) else (v,))):
+            name = schedule_flag(k.split('.', 1)[1]) if k.startswith('schedule.') else '--' + k.replace('_', '-')
+            raise ConfigError(f"{name} must be a finite number, got {v}")
     for flag, v in (('lr', r.lr), ('epochs', r.epochs), ('batch-size', r.batch_size), ('crop', r.crop),
                     ('resize', r.resize), ('global-batch', r.global_batch)):
         if not v > 0: bad(flag, f"must be positive, got {v}; pass a positive value with --{flag}")
@@ -156,9 +160,16 @@ def check(r:Recipe) -> Recipe:
                         ('lr', r.lr, 100)):
         if v > hi: bad(flag, f"{v} is absurd (at most {hi}; the seeds use crops of 32-299 px, batches of 32-512, "
                              "rates of 0.001-0.8)")
+    if r.resize < r.crop:
+        bad('resize', f"{r.resize} is smaller than --crop {r.crop}: the eval center crop would be padded with black; "
+                      f"pass --resize {round(r.crop / 0.875)} (the seeds resize to crop / 0.875) or a smaller --crop")
     if r.optimizer != 'sgd': bad('opt', f"{r.optimizer!r} is not available: every seed recipe uses sgd; pass --opt sgd")
-    if not r.momentum >= 0: bad('momentum', f"must be >= 0, got {r.momentum}")
-    if not r.weight_decay >= 0: bad('weight-decay', f"must be >= 0, got {r.weight_decay}")
+    if not 0 <= r.momentum < 1:
+        bad('momentum', f"must be in [0, 1), got {r.momentum}: at 1 or more the velocity never decays and SGD diverges "
+                        "(the seeds use 0.9)")
+    if not 0 <= r.weight_decay <= 1:
+        bad('weight-decay', f"must be in [0, 1], got {r.weight_decay} (the seeds use 1e-5 to 5e-4; above 1 it shrinks "
+                            "every weight faster than the loss can grow it)")
     if r.iters is not None and not r.iters > 0: bad('iters', f"must be positive, got {r.iters}")
     if r.eval_iters is not None and not r.eval_iters > 0: bad('eval-iters', f"must be positive, got {r.eval_iters}")
     lo, hi = r.rand_scale

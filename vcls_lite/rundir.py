@@ -59,8 +59,10 @@ def check_run(run:Run) -> Run:
     "`run`, with its numbers checked; a `ConfigError` names the bad option."
     for flag, v, lo in (('evaluate-every', run.evaluate_every, 1), ('start-eval-at', run.start_eval_at, 1),
                         ('keep-ckp', run.keep_ckp, 0), ('workers', run.workers or 0, 0),
-                        ('print-freq', run.print_freq, 0)):
+                        ('print-freq', run.print_freq, 0), ('start-epoch', run.start_epoch or 0, 0)):
         if v < lo: raise ConfigError(f"--{flag} must be at least {lo}, got {v}")
+    if not 0 <= run.seed < 2**32:   # numpy's generator takes 32 bits
+        raise ConfigError(f"--seed must be between 0 and {2**32 - 1}, got {run.seed}")
     t = run.quality_threshold
     if t is not None and not 0 < t <= 1:
         raise ConfigError(f"--quality-threshold is a top-1 fraction in (0, 1] (or a percentage up to 100), got {t}")

@@ -5,7 +5,6 @@
 # %% ../nbs/01a_sources.ipynb #cea166c8
 from __future__ import annotations
 import os, pickle, shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,57 +13,15 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import datasets as tvd
-from torchvision.datasets.folder import IMG_EXTENSIONS
-from torchvision.transforms import v2
-from fastprogress.fastprogress import progress_bar
 
-from .core import BadImageError, DataError, cache_dir, did_you_mean, interactive, save_json
+from .core import DataError, cache_dir, did_you_mean, save_json
+from .images import load_rgb
 from .untrusted import safe_unpickle
 
 # %% auto #0
-__all__ = ['SOURCE_REGISTRY', 'SOURCES', 'SOURCE_ALIASES', 'CIFARS', 'FAKE', 'pil_to_uint8', 'load_rgb', 'check_images',
-           'ImageFiles', 'ImageArray', 'Source', 'register_source', 'unregister_source', 'valid_dir', 'folder_items',
-           'write_image_folder', 'list_items', 'cifar_arrays', 'write_cifar10', 'fake_arrays', 'split_idxs',
-           'sample_data', 'detect_source']
-
-# %% ../nbs/01a_sources.ipynb #4b75a3a7
-def pil_to_uint8(im:Image.Image) -> torch.Tensor:
-    "An RGB uint8 CHW tensor from a PIL image of any mode."
-    if im.mode == 'P' and 'transparency' in im.info: im = im.convert('RGBA')
-    if im.mode != 'RGB': im = im.convert('RGB')
-    return v2.functional.pil_to_tensor(im)
-
-def load_rgb(path:str|Path, draft:bool=False) -> torch.Tensor:
-    "Decode the image file at `path` as an RGB uint8 CHW tensor (`draft`: JPEGs at 1/8 size, to check them fast)."
-    try:
-        with Image.open(path) as im:
-            if draft: im.draft('RGB', (1, 1))
-            return pil_to_uint8(im)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise BadImageError(f"{path}: cannot decode image ({type(e).__name__}: {e}); "
-                            "replace or delete the file, or pass --skip-bad-images") from None
-
-# %% ../nbs/01a_sources.ipynb #8a2ef486
-def _why_bad(path:Path) -> str|None:
-    "Why `path` cannot be used as an image, or None when it decodes."
-    if path.suffix.lower() not in IMG_EXTENSIONS: return f"not an image file (extension {path.suffix or 'none'!r})"
-    try: load_rgb(path, draft=True)
-    except BadImageError as e: return str(e).split(': ', 1)[1].split('; replace')[0]
-    return None
-
-def check_images(files:list, skip_bad_images:bool=False, desc:str='checking images') -> tuple[list, list]:
-    "Decode every file once; return `(good, bad)` where `bad` holds `(path, reason)`. Bad files raise unless skipped."
-    files = list(files)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:   # PIL decodes without holding the GIL
-        it = ex.map(_why_bad, files, chunksize=64)
-        if len(files) > 2000 and interactive():   # a bar for people, not for log files
-            it = progress_bar(it, total=len(files), leave=False); it.comment = desc
-        reasons = list(it)
-    bad = [(f, r) for f, r in zip(files, reasons) if r is not None]
-    if bad and not skip_bad_images:
-        (f, r), more = bad[0], (f" ({len(bad)} bad files in all)" if len(bad) > 1 else '')
-        raise BadImageError(f"{f}: {r}{more}; replace or delete it, or pass --skip-bad-images to skip bad files")
-    return [f for f, r in zip(files, reasons) if r is None], bad
+__all__ = ['SOURCE_REGISTRY', 'SOURCES', 'SOURCE_ALIASES', 'CIFARS', 'FAKE', 'ImageFiles', 'ImageArray', 'Source',
+           'register_source', 'unregister_source', 'valid_dir', 'folder_items', 'write_image_folder', 'list_items',
+           'cifar_arrays', 'write_cifar10', 'fake_arrays', 'split_idxs', 'sample_data', 'detect_source']
 
 # %% ../nbs/01a_sources.ipynb #ee0e19da
 class ImageFiles(torch.utils.data.Dataset):
@@ -98,6 +55,7 @@ class Source:
     needs_folder: bool = False      # `path` must be an existing folder; else it may be None or not exist yet
     locate: Callable|None = None    # `locate(path)` -> the folder to read instead (the sample writes its own)
     default: bool = False           # what `source='auto'` means when no path is given
+    uses_path: bool = True          # False: makes its own images (fake) or folder (the sample); a path is a mistake
 
 # %% ../nbs/01a_sources.ipynb #66eef879
 SOURCE_REGISTRY = {}   # name -> Source, in registration order
@@ -285,7 +243,7 @@ def fake_arrays(n_train:int=FAKE['train'], n_valid:int=FAKE['valid'], classes:in
     return {'train': arrays(n_train, 0), 'valid': arrays(n_valid, n_train)}, [str(i) for i in range(classes)]
 
 # %% ../nbs/01a_sources.ipynb #bae260ee
-register_source(Source('fake', 'arrays', lambda path, download: fake_arrays(), aliases=('dummy',)))
+register_source(Source('fake', 'arrays', lambda path, download: fake_arrays(), aliases=('dummy',), uses_path=False))
 
 # %% ../nbs/01a_sources.ipynb #9549a0b6
 def split_idxs(labels, valid_pct:float=0.2, seed:int=0) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +283,7 @@ def sample_data(dest:str|Path|None=None) -> Path:
 
 # %% ../nbs/01a_sources.ipynb #1fa9089e
 register_source(Source('sample', 'files', lambda path, download: folder_items(path), aliases=('mnist',),
-                       locate=lambda path: sample_data(), default=True))
+                       locate=lambda path: sample_data(), default=True, uses_path=False))
 
 # %% ../nbs/01a_sources.ipynb #8700bb8a
 def detect_source(path:str|Path|None, source:str='auto') -> str:
@@ -334,6 +292,9 @@ def detect_source(path:str|Path|None, source:str='auto') -> str:
     if source != 'auto' and source not in SOURCE_REGISTRY:
         raise DataError(f"unknown dataset {source!r}{did_you_mean(source, SOURCES)}; "
                         f"use one of {', '.join(SOURCES)} or auto")
+    if source != 'auto' and path is not None and not SOURCE_REGISTRY[source].uses_path:
+        raise DataError(f"--dataset {source} makes its own images and reads no folder; drop --data-path {path}, or "
+                        "drop --dataset to read the folder")
     if source != 'auto' and not SOURCE_REGISTRY[source].needs_folder: return source
     if path is None:
         if source == 'auto': return next(s.name for s in SOURCE_REGISTRY.values() if s.default)

@@ -12,12 +12,14 @@ import torch
 import torch.distributed as dist
 from fastai.torch_core import set_seed
 
-from .callbacks import EvalEvery, Interrupted, PrintLog, QualityStop, RunCSV, RunStats, StopOnSignal, ValidPreds
+from .callbacks import (EvalEvery, Interrupted, PrintLog, QualityStop, RunCSV, RunStats, StopOnNonFinite,
+                                 StopOnSignal, ValidPreds)
 from .checkpoint import RestoreScaler, load_checkpoint, load_weights, resume_point, restore, start_weights
-from .core import ConfigError, DataError, RunDirError, VclsError, get_device, save_json
+from .core import ConfigError, DataError, DivergedError, RunDirError, VclsError, get_device, one_line, save_json
 from .data import Normalize, get_dls
 from .distributed import DistributedTrain, dist_env, init_distributed, sync_batchnorm
 from .learner import make_learner
+from .outputs import check_output_dir
 from .models import build_model, complexity, fold_pool, trim_taps, zero_init
 from .recipes import Recipe
 from .rundir import Run, SaveRun, check_run, clean_output_dir, prepare_output_dir, run_metrics, versions, write_report
@@ -86,11 +88,11 @@ def run_model(recipe, run:Run, classes:int, device, env=None, ck=None, vocab=Non
     return model, cx
 
 # %% ../nbs/05a_train.ipynb #247276f2
-def run_callbacks(run:Run, out:Path, config:dict, extra:dict, ck=None, env=None) -> dict:
+def run_callbacks(run:Run, out:Path, config:dict, extra:dict, ck=None, env=None, amp:bool=False) -> dict:
     "The callbacks `train` adds for `run` writing into `out`, by name (`stats`, `preds`, `stop` and the others)."
     main, world = not env or env['rank'] == 0, env['world'] if env else 1
     cbs = {'stats': RunStats(ck['history'] if ck else None, ck['smooth_loss'] if ck else None, world),
-           'preds': ValidPreds()}
+           'preds': ValidPreds(), 'finite': StopOnNonFinite(amp, world)}
     if main: cbs['save'] = SaveRun(out, config, cbs['stats'], extra, run.save_ckp, run.keep_ckp)
     cbs['stop'] = StopOnSignal(cbs['save'].save if main else None, world)
     cbs['cadence'] = EvalEvery(run.evaluate_every, run.start_eval_at)
@@ -109,6 +111,9 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
     Under `torchrun` (`dist_env()`), every process calls it; only rank 0 writes the run folder."""
     run = check_run(run or Run())
     recipe.check()
+    if run.start_epoch is not None and run.start_epoch >= recipe.epochs:
+        raise ConfigError(f"--start-epoch {run.start_epoch} is past the end of the run, whose epochs are 0 to "
+                          f"{recipe.epochs - 1}; pass a smaller --start-epoch or a larger --epochs")
     if recipe.quant and build is None:   # the recipe says it needs its own trainer
         raise ConfigError(f"{recipe.name} is a {recipe.quant!r} recipe, trained by its own trainer; "
                           "run it with `vcls train`")
@@ -122,6 +127,8 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
         if run.data_path is None and run.dataset == 'auto':
             run = dataclasses.replace(run, data_path=saved['run']['data_path'], dataset=saved['run']['dataset'])
         run = dataclasses.replace(run, seed=saved['run']['seed'])
+    resumed = run.resume and (Path(run.resume) if Path(run.resume).is_dir() else Path(run.resume).parent)
+    check_output_dir(run.output_dir or resumed or 'runs', run.data_path)   # before the data is read
     device = init_distributed(env, run.device) if env else get_device(run.device)
     try:
         metrics = _train(recipe, run, ck=ck, env=env, device=device, cbs=cbs, prepare=prepare, build=build)
@@ -149,7 +156,7 @@ def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build) -> dict:
              'device': str(device), 'world_size': world, 'global_batch': recipe.batch_size * world, **cx,
              'n_train': info['n_train'], 'n_valid': info['n_valid'], 'classes': info['classes'],
              'skipped_images': len(dls.info['skipped']), 'threshold': run.quality_threshold}
-    rcb = run_callbacks(run, out, config, extra, ck, env)
+    rcb = run_callbacks(run, out, config, extra, ck, env, recipe.amp)
     learn = make_learner(recipe, dls, model, path=out, cbs=[*rcb.values(), *(cbs or [])])
     if ck: restore(learn, ck)
     if run.start_epoch is not None: learn.first_epoch, learn.skip_iters = run.start_epoch, 0
@@ -179,9 +186,16 @@ def _fit(learn, epochs:int, rcb:dict, out:Path, extra:dict, main:bool, quiet:boo
         with (learn.no_bar() if quiet else contextlib.nullcontext()), \
              (contextlib.nullcontext() if main else learn.no_logging()):
             learn.fit(epochs)
-    except KeyboardInterrupt: interrupted(); raise   # a second Ctrl-C
-    except BaseException:
+    except KeyboardInterrupt:   # a second Ctrl-C: say only what is on disk
+        interrupted()
+        done = history[-1]['epoch'] if history else None
+        raise KeyboardInterrupt(f"the checkpoint of epoch {done} is kept: continue with --resume {out}" if main and
+                                done is not None else "in the first epoch, before any checkpoint was written: "
+                                "start the run again") from None
+    except BaseException as e:
         if main: save.wait(quiet=True)   # the error goes up once the last finished epoch is on disk
+        if main and isinstance(e, DivergedError):
+            save_json(out/'metrics.json', run_metrics(history, status='diverged', error=one_line(e), **extra))
         raise
     finally: stop.restore()
     if stop.where:

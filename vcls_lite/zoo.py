@@ -15,6 +15,7 @@ from fastprogress.fastprogress import progress_bar
 
 from .core import (
     ConfigError, DataError, RunDirError, VclsError, cpu_capability, did_you_mean, interactive, one_line, save_json)
+from .outputs import check_output_dir
 from .rundir import Run, holds_run
 from .train import train
 from .models import model_complexity, published
@@ -147,7 +148,7 @@ def run_zoo(scale:str='demo', models=None, data_path=None, output_dir=None, spee
     if data_path and not Path(data_path).is_dir():
         raise DataError(f"--data-path {data_path} is not a folder; give an ImageFolder tree or CIFAR folder")
     recipes = zoo_recipes(models)
-    root = Path(output_dir or f'runs/zoo-{scale}')
+    root = check_output_dir(output_dir or f'runs/zoo-{scale}', data_path, files=('zoo.json', 'zoo.md', 'zoo.png'))
     zoo = load_zoo(root)
     root.mkdir(parents=True, exist_ok=True)
     say = (lambda s: None) if quiet else print
