@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import TINY, copy_run, ok
 from test_bad_input import assert_one_line_error, snapshot
-from test_bad_table import env, _layout   # noqa: F401  (the shared module fixture: a finished tiny run, its data)
+from test_bad_table import env, _layout, _unreadable   # noqa: F401  (the shared module fixture: a finished tiny run, its data)
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +69,11 @@ def _one_class(d): shutil.rmtree(d/'train'/'bee'); shutil.rmtree(d/'train'/'cat'
 def _self_loop(d): (d/'train'/'ant'/'loop').symlink_to('.')   # a folder that holds itself
 
 
+def _image(name, array):
+    "A layout change: `array` saved as `name` into the class folder ant (PIL picks the mode from the dtype)."
+    return lambda d: Image.fromarray(array).save(d/'train'/'ant'/name)
+
+
 def _int8(e, t):
     "A TorchScript file, as `vcls quantize` writes one."
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), t/'int8_model.pt')
@@ -112,6 +117,16 @@ ROWS = [
     ('zoo-output-inside-dataset', 2, lambda e, t: ['zoo', '--scale', 'smoke', '--data-path', e.data, '--output-dir',
                                                    e.data/'train'/'zoo'], ['lies inside the dataset']),
     ('data-sample-dest-in-a-file', 2, lambda e, t: ['data', 'sample', '--dest', e.base/'a_file'/'sample'], ['--dest', 'is a file']),
+    # 3. images beyond 8-bit RGB: converted (tested below) or, where no mapping to 8 bits is right, refused by name
+    ('train-float-image-out-of-range', 3, lambda e, t: T('--data-path', _layout(_image('hdr.tif', np.full((8, 8), 900., np.float32)))(e, t),
+                                                         '--output-dir', t/'r'), ['hdr.tif', 'float values from 900 to 900', '--skip-bad-images']),
+    ('train-float-image-nan', 3, lambda e, t: T('--data-path', _layout(_image('nan.tif', np.full((8, 8), np.nan, np.float32)))(e, t),
+                                                '--output-dir', t/'r'), ['nan.tif', 'NaN or infinite values']),
+    ('check-signed-int-image', 3, lambda e, t: ['data', 'check', '--data-path',
+                                                _layout(_image('neg.tif', np.full((8, 8), -5, np.int32)))(e, t)],
+     ['neg.tif', 'signed values down to -5']),
+    ('check-dangling-symlink-image', 3, lambda e, t: ['data', 'check', '--data-path', _layout(_unreadable)(e, t)],
+     ['gone.png', 'a symbolic link to nothing']),
     # 4. training that goes non-finite stops clearly; non-finite and absurd numbers are refused up front
     ('train-loss-goes-nan', 4, lambda e, t: D(e, t, '--epochs', '3'),
      ['the training loss became NaN at epoch 1, step 1', 'checkpoint of epoch 0 is kept', 'lower --lr'], _nan_loss),
@@ -165,9 +180,9 @@ ROWS = [
 
 def test_the_table_covers_every_class_and_command():
     assert len(ROWS) >= 50
-    assert {r[1] for r in ROWS} == {1, 2, 4, 5, 6}   # class 3 (images) converts, so it is tested below
+    assert {r[1] for r in ROWS} == {1, 2, 3, 4, 5, 6}   # class 3's conversions are tested below the table
     fake = type('E', (), dict(base=Path('b'), data=Path('d'), ckpt=Path('c'), run=Path('r')))()
-    cmds = {r[2](fake, Path('t'))[0] for r in ROWS if 'cifar' not in r[0] and 'one-class' not in r[0]
+    cmds = {r[2](fake, Path('t'))[0] for r in ROWS if r[1] != 3 and 'cifar' not in r[0] and 'one-class' not in r[0]
             and 'loop' not in r[0] and 'int8' not in r[0]}
     assert cmds == {'train', 'eval', 'quantize', 'bench', 'zoo', 'data'}
 

@@ -47,7 +47,8 @@ def to_rgb(im:Image.Image) -> tuple[Image.Image, list[str]]:
     notes = []
     if (im.getexif().get(0x0112) or 1) != 1: im = ImageOps.exif_transpose(im); notes.append('EXIF rotated')
     if im.mode in ('I', 'F') or im.mode.startswith('I;16'): im, note = to_8bit(im); notes.append(note)
-    if im.mode == 'P' and 'transparency' in im.info or im.mode in ('PA', 'LA', 'La', 'RGBa'): im = im.convert('RGBA')
+    if 'transparency' in im.info and im.mode in ('P', 'L', 'RGB', '1') or im.mode in ('PA', 'LA', 'La', 'RGBa'):
+        im = im.convert('RGBA')   # a palette index, gray level or colour marked transparent, or an alpha channel
     if im.mode == 'RGBA' and im.getextrema()[3][0] < 255:
         im = Image.alpha_composite(Image.new('RGBA', im.size, (*BACKGROUND, 255)), im); notes.append('alpha over white')
     if im.mode == 'LAB': notes.append('LAB to RGB')
