@@ -163,6 +163,12 @@ ROWS = [
     ('train-resume-other-strides', 5, lambda e, t: ['train', '--resume', e.run, '--strides', '1,1,2,2,2'], ['--strides']),
     ('train-start-epoch-past-end', 5, lambda e, t: ['train', '--resume', e.run, '--start-epoch', '5'],
      ['--start-epoch 5 is past the end of the run, whose epochs are 0 to 0']),
+    ('train-batch-of-one-with-batchnorm', 5, lambda e, t: D(e, t, '-b', '1'), ['--batch-size 1 is too small', 'BatchNorm']),
+    ('train-epochs-absurd', 5, lambda e, t: D(e, t, '--epochs', '100000000'), ['--epochs 100000000 is absurd']),
+    ('eval-batch-size-zero', 5, lambda e, t: ['eval', e.ckpt, '-b', '0'], ['--batch-size must be at least 1, got 0']),
+    ('eval-batch-size-negative', 5, lambda e, t: ['eval', e.ckpt, '-b', '-3'], ['--batch-size must be at least 1']),
+    ('eval-workers-negative', 5, lambda e, t: ['eval', e.ckpt, '--workers', '-1'], ['--workers must be at least 0']),
+    ('quantize-speed-size-absurd', 5, lambda e, t: ['quantize', '--checkpoint', e.ckpt, '--speed-size', '100000'], ['is absurd']),
     ('train-start-epoch-negative', 5, lambda e, t: D(e, t, '--start-epoch', '-1'), ['--start-epoch must be at least 0']),
     # 6. messages stay one line and point at the fix
     ('eval-run-folder', 6, lambda e, t: ['eval', e.run], ['is a folder, not a checkpoint', 'pass its checkpoint:', 'checkpoint.pth']),

@@ -133,6 +133,8 @@ def cmd_eval(args) -> int:
     "`vcls eval`: top-1/top-5 of a checkpoint, or of an int8 model with `--int8`, on its validation split."
     if bool(args.checkpoint) == bool(args.int8):
         raise ConfigError("pass either a checkpoint or --int8 PATH; e.g. `vcls eval runs/x/checkpoint.pth`")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.int8:
         kw = _run_kw(args)
         return _print_eval(evaluate_int8(args.int8, kw.get('data_path'), kw.get('dataset'), args.batch_size), args.json)
@@ -147,6 +149,8 @@ def cmd_quantize(args) -> int:
     for flag, v in (('calib-batches', args.calib_batches), ('batch-size', args.batch_size), ('iters', args.iters),
                     ('speed-size', args.speed_size or 1)):
         if v < 1: raise ConfigError(f"--{flag} must be at least 1, got {v}")
+    if (args.speed_size or 0) > 4096:
+        raise ConfigError(f"--speed-size {args.speed_size} is absurd (at most 4096 px; the seeds' crops are 32-299 px)")
     kw = _run_kw(args)
     rep = quantize_checkpoint(args.checkpoint, kw.get('data_path'), kw.get('dataset'), args.backend, args.calib_batches,
                               args.batch_size, args.output_dir, args.model, args.speed_size, args.iters, args.pt2e)

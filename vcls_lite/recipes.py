@@ -157,9 +157,9 @@ def check(r:Recipe) -> Recipe:
                     ('resize', r.resize), ('global-batch', r.global_batch)):
         if not v > 0: bad(flag, f"must be positive, got {v}; pass a positive value with --{flag}")
     for flag, v, hi in (('crop', r.crop, 4096), ('resize', r.resize, 4096), ('batch-size', r.batch_size, 65536),
-                        ('lr', r.lr, 100)):
+                        ('lr', r.lr, 100), ('epochs', r.epochs, 100_000)):
         if v > hi: bad(flag, f"{v} is absurd (at most {hi}; the seeds use crops of 32-299 px, batches of 32-512, "
-                             "rates of 0.001-0.8)")
+                             "rates of 0.001-0.8, 90-600 epochs)")
     if r.resize < r.crop:
         bad('resize', f"{r.resize} is smaller than --crop {r.crop}: the eval center crop would be padded with black; "
                       f"pass --resize {round(r.crop / 0.875)} (the seeds resize to crop / 0.875) or a smaller --crop")

@@ -196,6 +196,9 @@ def _fit(learn, epochs:int, rcb:dict, out:Path, extra:dict, main:bool, quiet:boo
         if main: save.wait(quiet=True)   # the error goes up once the last finished epoch is on disk
         if main and isinstance(e, DivergedError):
             save_json(out/'metrics.json', run_metrics(history, status='diverged', error=one_line(e), **extra))
+        if isinstance(e, ValueError) and 'more than 1 value per channel' in str(e):   # torch's BatchNorm
+            raise ConfigError(f"--batch-size {learn.dls.train.bs} is too small for this model at this crop: a "
+                              "BatchNorm layer sees one value per channel; pass --batch-size 2 or more") from None
         raise
     finally: stop.restore()
     if stop.where:
@@ -222,11 +225,14 @@ def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
     if cfg['recipe'].get('quant'):
         raise ConfigError(f"{checkpoint} is a quantization-aware training checkpoint; evaluate its int8 model with "
                           f"`vcls eval --int8 {Path(checkpoint).parent/'int8_model.pt'}`")
-    recipe, run = checkpoint_recipe(cfg, batch_size), checkpoint_run(cfg, **run_kw)
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+    recipe, run = checkpoint_recipe(cfg, batch_size), check_run(checkpoint_run(cfg, **run_kw))
     device = get_device(run.device)
     dls = recipe_dls(recipe, run, device, valid_only=True)
     if list(dls.vocab) != ck['vocab']:
-        raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's "
+        data = run.data_path or ('the sample' if run.dataset in ('auto', 'sample') else f'--dataset {run.dataset}')
+        raise DataError(f"the classes of {data} differ from the checkpoint's "
                         f"({len(dls.vocab)} vs {len(ck['vocab'])}); evaluate on data with the same class folders")
     model = load_weights(build_model(recipe.model, len(ck['vocab']), recipe.crop, recipe.strides), ck, checkpoint)
     learn = make_learner(recipe, dls, model)
