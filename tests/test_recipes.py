@@ -103,6 +103,7 @@ def test_complexity(vcls):
     (['train', '--recipe', 'cambrcon/vgg16', '--dry-run'], ['did you mean cambricon/vgg16']),
     (['train', '--epochs', '3.5', '--dry-run'], ["invalid int value: '3.5'"]),
     (['train', '--zero-init', 'tail', '--dry-run'], ['--zero-init takes head and residual, got tail']),
+    (['train', '--init', 'xavier', '--dry-run'], ['--init takes model or he, got xavier']),
     (['train', '--lr-step-size', '0', '--dry-run'], ['lr-step-size must be a positive']),
     (['train', '--lr-gamma', '-0.1', '--dry-run'], ['lr-gamma must be positive']),
     (['train', '--warmup-epochs', '18', '--dry-run'], ['-warmup-epochs (18) must be shorter than the run (18 epochs)']),

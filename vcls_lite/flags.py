@@ -89,6 +89,7 @@ RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
      dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='mixed precision')),
     (('--zero-init',), 'zero_init',
      dict(nargs='*', metavar='PART', help='parts that start at zero: head, residual (none when given alone)')),
+    (('--init',), 'init', dict(metavar='DRAW', help="how the weights are drawn: model (its own) or he (He's scale)")),
     (('--iters',), 'iters', dict(type=int, metavar='N', help='cap on training batches per epoch')),
     (('--eval-iters',), 'eval_iters', dict(type=int, metavar='N', help='cap on batches per validation pass')),
 ]

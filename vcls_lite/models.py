@@ -18,11 +18,11 @@ from torchvision.ops.misc import Conv2dNormActivation
 from .core import ConfigError, ModelError, did_you_mean
 
 # %% auto #0
-__all__ = ['ALIASES', 'BUILDERS', 'REDRAWN', 'QUANTIZABLE', 'NO_NORM', 'DEPTHWISE', 'ZERO_PARTS', 'RESNETS', 'MobileNetV1',
-           'WidthResNet', 'model_names', 'resolve_name', 'small_input_strides', 'stride_points', 'set_strides',
-           'complexity', 'resnet_init', 'conv_init_scale', 'parse_strides', 'build_model', 'published',
-           'model_complexity', 'has_norm', 'has_depthwise', 'has_resnet_blocks', 'zero_init', 'trim_plan', 'TrimConv2d',
-           'trim_taps', 'FoldPool', 'FoldLinear', 'fold_pool']
+__all__ = ['ALIASES', 'BUILDERS', 'REDRAWN', 'QUANTIZABLE', 'NO_NORM', 'INITS', 'DEPTHWISE', 'ZERO_PARTS', 'RESNETS',
+           'MobileNetV1', 'WidthResNet', 'model_names', 'resolve_name', 'small_input_strides', 'stride_points',
+           'set_strides', 'complexity', 'resnet_init', 'conv_init_scale', 'parse_strides', 'build_model', 'published',
+           'model_complexity', 'has_norm', 'he_init', 'init_weights', 'has_depthwise', 'has_resnet_blocks', 'zero_init',
+           'trim_plan', 'TrimConv2d', 'trim_taps', 'FoldPool', 'FoldLinear', 'fold_pool']
 
 # %% ../nbs/02_models.ipynb #0925afc5
 class MobileNetV1(nn.Sequential):
@@ -225,6 +225,25 @@ NO_NORM = ('alexnet', 'squeezenet1_0', 'squeezenet1_1', 'vgg11', 'vgg13', 'vgg16
 def has_norm(name:str) -> bool:
     "Whether the model called `name` has batch, group or layer normalization layers."
     return resolve_name(name) not in NO_NORM
+
+# %% ../nbs/02_models.ipynb #51c64825
+INITS = ('model', 'he')   # how a run draws its weights: the model's own draw, or `he_init`
+
+def he_init(model:nn.Module) -> nn.Module:
+    """`model` redrawn in place at He's scale: each convolution and each linear layer but the last from a normal of
+    std `sqrt(2 / fan_in)` (ReLU gain), biases at zero; the classifier at PyTorch's default."""
+    lin = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d) or (isinstance(m, nn.Linear) and m is not lin[-1]):
+            nn.init.kaiming_normal_(m.weight, mode='fan_in', nonlinearity='relu')
+            if m.bias is not None: nn.init.zeros_(m.bias)
+    if lin: lin[-1].reset_parameters()
+    return model
+
+def init_weights(model:nn.Module, init:str='model') -> nn.Module:
+    "`model` drawn as `init` (one of `INITS`) says: as it was built ('model'), or by `he_init` ('he')."
+    if init not in INITS: raise ConfigError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    return he_init(model) if init == 'he' else model
 
 # %% ../nbs/02_models.ipynb #4bfc3c3c
 # model names (after `resolve_name`) that start with these have depthwise convolutions

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, asdict
 from fastcore.basics import patch
 
 from .core import ConfigError, did_you_mean
-from .models import ZERO_PARTS
+from .models import INITS, ZERO_PARTS
 from .schedules import Schedule, flag as schedule_flag
 from .scaling import sample_scales
 
@@ -61,6 +61,7 @@ class Recipe:
     channel_reverse: bool = False             # feed BGR instead of RGB
     strides: str | tuple | None = None        # 5 stage strides, 'auto' = ti's small-input rule, None = the model's own
     zero_init: tuple = ()                     # parts that start at zero: 'head', 'residual' (`models.zero_init`)
+    init: str = 'model'                       # how the weights are drawn: 'model' (its own), 'he' (`models.he_init`)
     amp: bool = False                         # mixed precision
     iters: int | None = None                  # cap on training batches per epoch, None = all
     eval_iters: int | None = None             # cap on batches per validation pass (spread over the split), None = all
@@ -122,6 +123,7 @@ DEFAULT_SOURCES = {
     'amp': 'tv --amp / --apex; cam AMP rows',
     'iters': 'cam --iters',
     'zero_init': 'ours: the demo rule (a full recipe starts nothing at zero)',
+    'init': 'ours: the demo rule (a full recipe keeps the draw of its model)',
     'eval_iters': 'ours: smoke runs validate on a sample',
     'quant': 'tv Quantized',
     **{f'schedule.{f.name}': f.metadata['source'] for f in dataclasses.fields(Schedule)},
@@ -179,6 +181,7 @@ def check(r:Recipe) -> Recipe:
     if r.image_scale is not None and any(s == 0 for s in r.image_scale): bad('image-scale', "must not contain 0")
     if any(s <= 0 for s in r.std): bad('std', f"must be positive, got {r.std}")
     if r.quant not in (None, 'qat'): bad('quant', f"must be qat or unset, got {r.quant!r}")
+    if r.init not in INITS: bad('init', f"takes {' or '.join(INITS)}, got {r.init}")
     if set(r.zero_init) - set(ZERO_PARTS):
         bad('zero-init', f"takes {' and '.join(ZERO_PARTS)}, got {' '.join(map(str, r.zero_init))}")
     r.schedule.check(r.lr, r.epochs)   # the schedule's own checks, with this run's rate and length

@@ -20,7 +20,7 @@ from .data import Normalize, get_dls
 from .distributed import DistributedTrain, dist_env, init_distributed, sync_batchnorm
 from .learner import make_learner
 from .outputs import check_output_dir
-from .models import build_model, complexity, fold_pool, trim_taps, zero_init
+from .models import build_model, complexity, fold_pool, init_weights, trim_taps, zero_init
 from .recipes import Recipe
 from .rundir import Run, SaveRun, check_run, clean_output_dir, prepare_output_dir, run_metrics, versions, write_report
 
@@ -79,8 +79,8 @@ def share_output_dir(run:Run, recipe, env) -> Path:
 def run_model(recipe, run:Run, classes:int, device, env=None, ck=None, vocab=None, build=None, prepare=None):
     """The model a run trains and its cost: the recipe's model (or `build(classes)`), its starting weights, then
     `prepare(model)` or the machine's fast form (`fast_model`), and BatchNorm synchronized under torchrun."""
-    model = zero_init((build or (lambda n: build_model(recipe.model, n, recipe.crop, recipe.strides)))(classes),
-                      recipe.zero_init)
+    model = (build or (lambda n: build_model(recipe.model, n, recipe.crop, recipe.strides)))(classes)
+    model = zero_init(init_weights(model, recipe.init), recipe.zero_init)
     if run.weights and not ck: start_weights(model, run.weights, vocab)
     cx = complexity(model, recipe.crop)   # before `prepare`: observers it adds would record the counting pass
     model = prepare(model) if prepare else fast_model(model, run, recipe.crop, device)

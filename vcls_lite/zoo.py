@@ -25,8 +25,8 @@ from .recipes import RECIPES, Recipe
 from .report import markdown_table
 
 # %% auto #0
-__all__ = ['ZOO_HEADER', 'zoo_recipes', 'recipe_hash', 'zoo_settings', 'measure', 'load_zoo', 'run_zoo', 'zoo_rows', 'pareto',
-           'plot_zoo', 'write_zoo_report']
+__all__ = ['LATER_FIELDS', 'ZOO_HEADER', 'zoo_recipes', 'recipe_hash', 'zoo_settings', 'measure', 'load_zoo', 'run_zoo',
+           'zoo_rows', 'pareto', 'plot_zoo', 'write_zoo_report']
 
 # %% ../nbs/09_zoo.ipynb #4fafff24
 def zoo_recipes(models=None) -> list:
@@ -43,9 +43,13 @@ def zoo_recipes(models=None) -> list:
     return picked
 
 # %% ../nbs/09_zoo.ipynb #4653b47b
+LATER_FIELDS = {'init': 'model'}   # recipe fields added after the first zoo records, and their defaults
+
 def recipe_hash(recipe) -> str:
-    "A short fingerprint of every hyper-parameter of `recipe`: a changed recipe or demo rule is measured again."
-    return hashlib.sha1(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    """A short fingerprint of every hyper-parameter of `recipe`: a changed recipe or demo rule is measured again.
+    A field of `LATER_FIELDS` at its default is left out, so the records made before it existed still match."""
+    d = {k: v for k, v in recipe.to_dict().items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 def zoo_settings(recipe, scale:str, data_path=None, speed_size:int|None=None, iters:int=5,
                  backend:str=DEFAULT_BACKEND) -> dict:
