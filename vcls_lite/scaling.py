@@ -11,8 +11,9 @@ from .schedules import KINDS, Schedule
 
 # %% auto #0
 __all__ = ['MIN_CROP', 'DEMO_COST', 'DEMO_WORK', 'DEMO_WORK_HEAVY', 'HEAVIEST', 'DEMO_MIN_EPOCHS', 'DEMO_EPOCHS', 'DEMO_WARMUP',
-           'DEMO_LR', 'SHORT_DEMO', 'DEMO_MAX_LR', 'DEMO_CROP', 'DEMO_LINEAR', 'scaled_lr', 'demo_schedule',
-           'demo_zero', 'demo_lr', 'cost_key', 'sample_scales']
+           'DEMO_LR', 'SHORT_DEMO', 'DEMO_MAX_LR', 'DEMO_CROP', 'DEMO_LINEAR', 'DEMO_AREA', 'DEMO_SHORTEST',
+           'DEMO_SHORTEST_AREA', 'DEMO_PLAIN', 'DEMO_PLAIN_LR', 'DEMO_BATCH', 'DEMO_BATCH_COST', 'scaled_lr',
+           'epoch_cost', 'demo_schedule', 'demo_zero', 'demo_lr', 'cost_key', 'sample_scales']
 
 # %% ../nbs/05d_scaling.ipynb #f5333b87
 def scaled_lr(r:Recipe, batch_size:int|None=None) -> float:
@@ -40,7 +41,22 @@ SHORT_DEMO = 12     # epochs: a demo shorter than this is short
 DEMO_MAX_LR = 0.025      # per 64 images, torchvision's 0.1 per 256: at most this in a demo [the sweep: ShuffleNetV2]
 DEMO_CROP = {'shufflenet_v2_x0_5': 56, 'shufflenet_v2_x1_0': 56}   # px: 97.1% against 94.5% at 28 px [the sweep]
 DEMO_LINEAR = ('step', 'multistep')   # kinds a short demo decays linearly [the sweep: ResNet-101, 95.0% / 92.7%]
+DEMO_AREA = (0.35, 1.0)   # RandomResizedCrop's area range in a demo: torchvision's 0.08 cuts a digit unreadable
+DEMO_SHORTEST = 4         # epochs: a demo this short (3 after its warmup) ends underfitting its crops [the sweep]
+DEMO_SHORTEST_AREA = (0.6, 1.0)   # its milder range [the sweep: ResNet-152 95.9% / 94.0%, Inception-v3 94.6% / 91.1%]
+DEMO_PLAIN = dict(batch_size=32, init='he')   # no normalization [the sweep: VGG-11 95.4% / 90.2%, AlexNet 95.7%]
+DEMO_PLAIN_LR = 0.01   # per 32 images: the most such a network takes, so drawn [the sweep: Cambricon's AlexNet]
+DEMO_BATCH = {'inception_v3': 32}   # the one exception: twice the steps at the rate per image, its length counted at 64
+                                    # [the sweep: 95.2% / 94.6% in 4 epochs at 64, 1.14x the time]
+DEMO_BATCH_COST = {  # a demo epoch at batch 32 over one at 64: medians of 3 rounds on one host [demo_batch_cost.json]
+    'alexnet': 1.71, 'vgg11': 1.37, 'vgg13': 1.38, 'vgg16': 1.26, 'vgg19': 1.26}
 
+def epoch_cost(key:str, batch_size:int=64) -> float | None:
+    "A demo epoch of `key` (a `DEMO_COST` key) at `batch_size` over ResNet-18's at 64; None if not measured."
+    if key not in DEMO_COST: return None
+    return DEMO_COST[key] * (DEMO_BATCH_COST[key] if batch_size == 32 else 1)
+
+# %% ../nbs/05d_scaling.ipynb #2f7ca80f
 def demo_schedule(r:Recipe, epochs:int) -> Schedule:
     """`r`'s schedule compressed to `epochs`, updated every step, after at least `DEMO_WARMUP` epochs of linear warmup
     (a kind that warms up by itself keeps its own); in a short demo, steps become a linear decay to zero."""
@@ -55,8 +71,9 @@ def demo_zero(model:str, epochs:int) -> tuple:
 
 def demo_lr(r:Recipe, epochs:int) -> float:
     """The peak rate of `r`'s demo of `epochs` epochs per 64 images: the linear-scaled seed rate, at most `DEMO_MAX_LR`
-    (`DEMO_LR` x it in a short demo without depthwise convolutions); see the rule above and the sweep below."""
-    if not has_norm(r.model): return r.lr
+    (`DEMO_LR` x it in a short demo without depthwise convolutions); without normalization, the seed's rate per 32
+    images, at most `DEMO_PLAIN_LR`. See the rule above and the sweep below."""
+    if not has_norm(r.model): return min(r.lr, DEMO_PLAIN_LR)
     if demo_zero(r.model, epochs): return DEMO_MAX_LR
     short = epochs < SHORT_DEMO and not has_depthwise(r.model)
     return min(DEMO_MAX_LR * (DEMO_LR if short else 1), scaled_lr(r, 64))
@@ -70,10 +87,13 @@ def sample_scales(r:Recipe) -> dict:
     key = cost_key(r)
     crop = 16 if key.endswith('/16px') else max(28, MIN_CROP.get(resolve_name(r.model), 0),
                                                  DEMO_CROP.get(resolve_name(r.model), 0))
-    work = DEMO_WORK_HEAVY if key in HEAVIEST else DEMO_WORK
-    epochs = min(18, max(DEMO_MIN_EPOCHS, round(work / DEMO_COST[key]))) if key in DEMO_COST else DEMO_EPOCHS
-    demo = dict(epochs=epochs, schedule=demo_schedule(r, epochs), dataset=None, batch_size=64, lr=demo_lr(r, epochs),
-                crop=crop, resize=round(crop / 0.875), rand_scale=(0.35, 1.0), hflip=0.0,
-                zero_init=demo_zero(r.model, epochs))
+    work, plain = DEMO_WORK_HEAVY if key in HEAVIEST else DEMO_WORK, {} if has_norm(r.model) else DEMO_PLAIN
+    cost = epoch_cost(key, plain.get('batch_size', 64))
+    epochs = min(18, max(DEMO_MIN_EPOCHS, round(work / cost))) if cost else DEMO_EPOCHS
+    batch = DEMO_BATCH.get(resolve_name(r.model), 64)   # the rate per image is kept
+    demo = dict(epochs=epochs, schedule=demo_schedule(r, epochs), dataset=None, batch_size=batch,
+                lr=demo_lr(r, epochs) * batch / 64, crop=crop, resize=round(crop / 0.875), hflip=0.0,
+                rand_scale=DEMO_SHORTEST_AREA if epochs <= DEMO_SHORTEST else DEMO_AREA,
+                zero_init=demo_zero(r.model, epochs)) | plain
     smoke = dict(demo, epochs=2, schedule=demo_schedule(r, 2), iters=4, eval_iters=2)
     return {'demo': demo, 'smoke': smoke}
