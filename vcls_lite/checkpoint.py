@@ -15,10 +15,11 @@ from fastai.callback.core import Callback
 
 from .core import DataError, RunDirError, atomic_path, rng_states, set_rng_states
 from .learner import Order
+from .pretrained import load_body
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'bare_model', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'load_weights', 'resume_point',
-           'Saver', 'restore', 'RestoreScaler', 'start_weights']
+__all__ = ['CKPT_FORMAT', 'bare_model', 'checkpoint_dict', 'save_checkpoint', 'is_torchscript', 'load_checkpoint', 'load_weights',
+           'resume_point', 'Saver', 'restore', 'RestoreScaler', 'start_weights']
 
 # %% ../nbs/04b_checkpoint.ipynb #bc8c78fd
 CKPT_FORMAT = 'vcls_lite/1'
@@ -66,7 +67,7 @@ def save_checkpoint(ck:dict, path) -> Path:
     finally: cfg.compute_crc32 = crc
     return path
 
-def _is_torchscript(path) -> bool:
+def is_torchscript(path) -> bool:
     "Whether `path` is a TorchScript archive (`torch.jit.save`'s zip: compiled code and constants, not a state)."
     if not zipfile.is_zipfile(path): return False
     with zipfile.ZipFile(path) as z: return any(n.endswith('/constants.pkl') or '/code/' in n for n in z.namelist())
@@ -78,7 +79,7 @@ def load_checkpoint(path) -> dict:
         raise RunDirError(f"{path} is a folder, not a checkpoint; " + (f"pass its checkpoint: {path/'checkpoint.pth'}"
                           if (path/'checkpoint.pth').is_file() else "pass the checkpoint.pth of a vcls run"))
     if not path.is_file(): raise RunDirError(f"checkpoint {path} not found; pass the checkpoint.pth of an earlier run")
-    if _is_torchscript(path):
+    if is_torchscript(path):
         raise RunDirError(f"{path} is an int8 (TorchScript) model, not a checkpoint; evaluate it with "
                           f"`vcls eval --int8 {path}`, or pass the checkpoint.pth it was quantized from")
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
@@ -158,10 +159,16 @@ class RestoreScaler(Callback):
         if self.state and getattr(self.learn, 'scaler', None) is not None: self.learn.scaler.load_state_dict(self.state)
 
 # %% ../nbs/04b_checkpoint.ipynb #f127e10e
-def start_weights(model, path, vocab) -> None:
-    "Load the weights of the checkpoint at `path` into `model` (the seed's `--weights`), checking classes and shapes."
+def start_weights(model, path, vocab, state:dict|None=None, other_classes:bool=True) -> list[str]:
+    """Load the starting weights `--weights path` into `model`: the checkpoint at `path`, or `state`, the state dict
+    of torchvision weights of that name. The classifier starts fresh when the checkpoint's classes differ from
+    `vocab` (refused unless `other_classes`), or when the weights' classifier has another number of outputs;
+    returns the names left fresh."""
+    if state is not None: return load_body(model, state, f'--weights {path}')
     ck = load_checkpoint(path)
-    if ck['vocab'] != list(vocab):
+    if ck['vocab'] != list(vocab) and not other_classes:
         raise DataError(f"--weights {path} was trained on other classes ({len(ck['vocab'])} vs {len(vocab)} here); "
-                        "start from a checkpoint of the same dataset")
+                        "this run fine-tunes the same classes: pass a checkpoint of the same dataset")
+    if ck['vocab'] != list(vocab): return load_body(model, ck['model'], f'--weights {path}', new_head=True)
     load_weights(model, ck, f'--weights {path}', "pass a checkpoint of the same model")
+    return []

@@ -194,6 +194,24 @@ def _bench_infer_parsers(bsub):
     f.add_argument('--epochs', type=int, default=4, metavar='N', help='epochs per run (default 4)')
     f.add_argument('--threads', type=int, default=1, metavar='N', help='OMP_NUM_THREADS of every run (default 1)')
 
+# %% ../nbs/08_cli.ipynb #pr3d1c70
+def _predict_parser(sub):
+    "`vcls predict`: the top classes of new images from a trained model."
+    p = sub.add_parser('predict', help='classify image files, folders or globs with a trained model: top classes and '
+                                       'probabilities, as a table, CSV, JSON or a picture grid')
+    p.add_argument('images', nargs='+', metavar='IMAGE', help='image files, folders (searched recursively) or globs')
+    p.add_argument('--checkpoint', metavar='CKPT', help='a run folder, its checkpoint.pth, or a .onnx of `vcls export`')
+    p.add_argument('--int8', metavar='PATH', help='an int8 model of `vcls quantize` (int8_model.pt) instead')
+    p.add_argument('--topk', type=int, default=5, metavar='K', help='classes per image (default 5)')
+    p.add_argument(*spellings('-b', '--batch-size'), dest='batch_size', type=int, metavar='N',
+                   help="images per batch (default: the recipe's validation batch, as `vcls eval`)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument('--json', action='store_true', help='print JSON')
+    out.add_argument('--csv', metavar='FILE', help='write the table to FILE as CSV instead of printing it')
+    p.add_argument('--grid', metavar='FILE.png', help='also draw the first 32 images with their predicted classes')
+    add_flags(p, [r for r in RUN_FLAGS if r[1] == 'skip_bad_images'])
+    p.set_defaults(func='cmd_predict')
+
 # %% ../nbs/08_cli.ipynb #c1a00010
 def _zoo_parser(sub):
     "`vcls zoo`: every recipe model trained and measured, in one resumable folder."
@@ -221,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog='vcls', description='Train and evaluate image classifiers from the torchvision, edgeailite and '
                                          'Cambricon reference recipes.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND', parser_class=Parser)
-    for add in (_train_parser, _eval_quantize_parsers, _listing_parsers): add(sub)
+    for add in (_train_parser, _eval_quantize_parsers, _predict_parser, _listing_parsers): add(sub)
     b = sub.add_parser('bench',
                        help='benchmarks, each a ratio measured in one run: overhead, data, scaling, infer, quant, '
                             'engines, fixed-cost')

@@ -90,6 +90,10 @@ RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
     (('--zero-init',), 'zero_init',
      dict(nargs='*', metavar='PART', help='parts that start at zero: head, residual (none when given alone)')),
     (('--init',), 'init', dict(metavar='DRAW', help="how the weights are drawn: model (its own) or he (He's scale)")),
+    (('--freeze-epochs',), 'freeze_epochs',
+     dict(type=int, metavar='N', help='fine-tuning: epochs training only the classifier, then every layer')),
+    (('--body-lr',), 'body_lr',
+     dict(type=float, metavar='F', help="fine-tuning: the body's rate as a fraction of the head's (e.g. 0.1)")),
     (('--iters',), 'iters', dict(type=int, metavar='N', help='cap on training batches per epoch')),
     (('--eval-iters',), 'eval_iters', dict(type=int, metavar='N', help='cap on batches per validation pass')),
 ]
@@ -102,7 +106,10 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
     (('--output-dir',), 'output_dir', dict(metavar='DIR', help='run folder (default: a new one under runs/)')),
     (('--resume',), 'resume', dict(metavar='RUN', help='continue a run: its folder, or a checkpoint.pth')),
     (('--weights',), 'weights',
-     dict(metavar='CKPT', help='start from the weights of this checkpoint.pth (QAT needs an fp32 one)')),
+     dict(metavar='CKPT|NAME', help="start from a checkpoint.pth, or torchvision's weights by name: IMAGENET1K_V1, "
+                                     "IMAGENET1K_V2, DEFAULT (QAT needs an fp32 checkpoint)")),
+    (('--pretrained',), 'weights',
+     dict(action='store_const', const='DEFAULT', help="start from torchvision's DEFAULT weights (--weights DEFAULT)")),
     (('--start-epoch',), 'start_epoch', dict(type=int, metavar='N', help='first epoch index to train')),
     (('--device',), 'device', dict(help='auto (default), cpu, cuda, cuda:N or mps')),
     (('-j', '--workers'), 'workers', dict(type=int, metavar='N', help='data-loading processes')),

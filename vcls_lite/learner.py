@@ -17,6 +17,7 @@ from fastai.learner import Learner, Recorder
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import OptimWrapper
 
+from .pretrained import FreezeBody, head_splitter
 from .schedules import Schedule
 
 # %% auto #0
@@ -52,10 +53,12 @@ class Order:
 
 # %% ../nbs/04_learner.ipynb #964bd946
 class LRSchedule(Callback):
-    "Set the learning rate from `sched` over `epochs` epochs from `base_lr`: every epoch, or every step (`sched.on`)."
+    """Set the learning rate from `sched` over `epochs` epochs from `base_lr`: every epoch, or every step (`sched.on`);
+    with `mults`, each parameter group's rate is the schedule's times its factor (discriminative rates)."""
     order = Order.SCHEDULE
-    def __init__(self, sched:Schedule, base_lr:float, epochs:int):
+    def __init__(self, sched:Schedule, base_lr:float, epochs:int, mults:tuple|None=None):
         self.sched, self.base_lr, self.epochs = sched.check(base_lr, epochs), base_lr, epochs
+        self.mults = mults
 
     def before_fit(self):
         self.n = len(self.dls.train)
@@ -69,7 +72,9 @@ class LRSchedule(Callback):
         return self.sched.lr(epoch, self.base_lr, self.epochs)
 
     def _set(self, t):
-        if self.learn.opt is not None: self.learn.opt.set_hypers(lr=self.fn(t))   # None in `learn.validate()`
+        if self.learn.opt is None: return   # None in `learn.validate()`
+        lr = self.fn(t)
+        self.learn.opt.set_hypers(lr=[lr * m for m in self.mults] if self.mults else lr)
 
     def before_epoch(self):
         if self.sched.on == 'epoch': self._set(self.epoch)
@@ -166,9 +171,12 @@ def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
     fused = dev is None or torch.device(dev).type in ('cpu', 'cuda')
     opt_func = partial(OptimWrapper, opt=torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
                        fused=fused)
-    sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs)
-    learn = VclsLearner(dls, model, loss_func=CrossEntropy(), opt_func=opt_func, lr=recipe.lr,
-                        metrics=[top1, top5], path=path, wd_bn_bias=True, cbs=[sched, *(cbs or [])])
+    tune = recipe.freeze_epochs or recipe.body_lr != 1   # fine-tuning: the body and the head as two groups
+    sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs, (recipe.body_lr, 1.0) if tune else None)
+    more = dict(splitter=head_splitter) if tune else {}
+    learn = VclsLearner(dls, model, loss_func=CrossEntropy(), opt_func=opt_func, lr=recipe.lr, metrics=[top1, top5],
+                        path=path, wd_bn_bias=True, cbs=[sched, *(cbs or [])], **more)
+    if recipe.freeze_epochs: learn.add_cb(FreezeBody(recipe.freeze_epochs))
     if recipe.amp:
         learn.add_cb(MixedPrecision() if dev is not None and dev.type == 'cuda' else CPUAutocast())
     return learn

@@ -14,6 +14,7 @@ from .checkpoint import load_checkpoint
 from .core import ConfigError, save_json
 from .learner import Order
 from .models import build_model
+from .pretrained import is_weight_name
 from .quant import (DEFAULT_BACKEND, check_backend, compare_speed, convert_model, evaluate_model, fp32_from_checkpoint,
                              model_size_mb, prepare_model, quant_method, save_int8)
 from .quant_report import write_quant_report
@@ -61,6 +62,10 @@ def train_qat(recipe, run:Run, backend:str=DEFAULT_BACKEND, cbs=None, observer_e
     if not (run.weights or run.resume):
         raise ConfigError(f"{recipe.name} fine-tunes a trained fp32 model: pass --weights with the checkpoint.pth of a "
                           f"torchvision/{recipe.model} run")
+    if is_weight_name(run.weights) and not run.resume:
+        raise ConfigError(f"{recipe.name} fine-tunes a vcls fp32 checkpoint, not weights by name: train "
+                          f"torchvision/{recipe.model} from --weights {run.weights} first, then pass its "
+                          "checkpoint.pth")
     crop = recipe.crop
     qat = QAT(observer_epochs, bn_epochs)
     m = train(recipe, run, cbs=[qat, *(cbs or [])],

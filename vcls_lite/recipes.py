@@ -62,6 +62,8 @@ class Recipe:
     strides: str | tuple | None = None        # 5 stage strides, 'auto' = ti's small-input rule, None = the model's own
     zero_init: tuple = ()                     # parts that start at zero: 'head', 'residual' (`models.zero_init`)
     init: str = 'model'                       # how the weights are drawn: 'model' (its own), 'he' (`models.he_init`)
+    freeze_epochs: int = 0                    # epochs training only the classifier, then all (fastai's fine_tune)
+    body_lr: float = 1.0                      # the body's rate as a fraction of the head's (discriminative rates)
     amp: bool = False                         # mixed precision
     iters: int | None = None                  # cap on training batches per epoch, None = all
     eval_iters: int | None = None             # cap on batches per validation pass (spread over the split), None = all
@@ -124,6 +126,8 @@ DEFAULT_SOURCES = {
     'iters': 'cam --iters',
     'zero_init': 'ours: the demo rule (a full recipe starts nothing at zero)',
     'init': 'ours: the demo rule (a full recipe keeps the draw of its model)',
+    'freeze_epochs': "ours: fastai's fine_tune (freeze_epochs); the seeds train from scratch",
+    'body_lr': "ours: fastai's discriminative rates (fine_tune's lr_mult); the seeds train from scratch",
     'eval_iters': 'ours: smoke runs validate on a sample',
     'quant': 'tv Quantized',
     **{f'schedule.{f.name}': f.metadata['source'] for f in dataclasses.fields(Schedule)},
@@ -184,6 +188,12 @@ def check(r:Recipe) -> Recipe:
     if r.init not in INITS: bad('init', f"takes {' or '.join(INITS)}, got {r.init}")
     if set(r.zero_init) - set(ZERO_PARTS):
         bad('zero-init', f"takes {' and '.join(ZERO_PARTS)}, got {' '.join(map(str, r.zero_init))}")
+    if not 0 <= r.freeze_epochs < r.epochs:
+        bad('freeze-epochs', f"must be from 0 to --epochs - 1 ({r.epochs - 1}), got {r.freeze_epochs}: the body trains "
+                             "after the frozen epochs")
+    if not 0 < r.body_lr <= 1:
+        bad('body-lr', f"is the body's rate as a fraction of the head's, in (0, 1], got {r.body_lr} (fastai's "
+                       "fine_tune: 0.01 for the first layers)")
     r.schedule.check(r.lr, r.epochs)   # the schedule's own checks, with this run's rate and length
     return r
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_rundir.ipynb #ba2e7a2e
 from __future__ import annotations
-import copy, os, shutil, time
+import copy, dataclasses, os, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +56,9 @@ class Run:
     scale: str = 'full'             # the recipe scale (recorded for the reader)
 
 def check_run(run:Run) -> Run:
-    "`run`, with its numbers checked; a `ConfigError` names the bad option."
+    "`run`, with its numbers checked (a `ConfigError` names the bad option) and its paths as strings."
+    paths = {k: str(v) for k, v in vars(run).items() if isinstance(v, os.PathLike)}
+    if paths: run = dataclasses.replace(run, **paths)   # config.json records them
     for flag, v, lo in (('evaluate-every', run.evaluate_every, 1), ('start-eval-at', run.start_eval_at, 1),
                         ('keep-ckp', run.keep_ckp, 0), ('workers', run.workers or 0, 0),
                         ('print-freq', run.print_freq, 0), ('start-epoch', run.start_epoch or 0, 0)):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_train.ipynb #e23b022e
 from __future__ import annotations
-import contextlib, dataclasses, os
+import contextlib, dataclasses, os, sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,12 +21,13 @@ from .distributed import DistributedTrain, dist_env, init_distributed, sync_batc
 from .learner import make_learner
 from .outputs import check_output_dir
 from .models import build_model, complexity, fold_pool, init_weights, trim_taps, zero_init
-from .recipes import Recipe
+from .pretrained import is_weight_name, tv_weights, weights_recipe, weights_state
+from .recipes import RECIPES, Recipe
 from .rundir import Run, SaveRun, check_run, clean_output_dir, prepare_output_dir, run_metrics, versions, write_report
 
 # %% auto #0
 __all__ = ['recipe_norm', 'recipe_dls', 'use_channels_last', 'fast_model', 'default_workers', 'share_output_dir', 'run_model',
-           'run_callbacks', 'train', 'checkpoint_recipe', 'checkpoint_run', 'evaluate']
+           'run_callbacks', 'start_point', 'train', 'checkpoint_recipe', 'checkpoint_run', 'evaluate']
 
 # %% ../nbs/05a_train.ipynb #07ec8471
 def recipe_norm(recipe) -> Normalize:
@@ -76,12 +77,16 @@ def share_output_dir(run:Run, recipe, env) -> Path:
     return Path(msg[0])
 
 # %% ../nbs/05a_train.ipynb #abda4b35
-def run_model(recipe, run:Run, classes:int, device, env=None, ck=None, vocab=None, build=None, prepare=None):
-    """The model a run trains and its cost: the recipe's model (or `build(classes)`), its starting weights, then
-    `prepare(model)` or the machine's fast form (`fast_model`), and BatchNorm synchronized under torchrun."""
+def run_model(recipe, run:Run, classes:int, device, env=None, ck=None, vocab=None, build=None, prepare=None,
+              start:dict|None=None):
+    """The model a run trains and its cost: the recipe's model (or `build(classes)`), its starting weights (`start`:
+    the state dict of torchvision weights; a new head for other classes, except for a `build` of another trainer),
+    then `prepare(model)` or the machine's fast form (`fast_model`), and BatchNorm synchronized under torchrun."""
     model = (build or (lambda n: build_model(recipe.model, n, recipe.crop, recipe.strides)))(classes)
     model = zero_init(init_weights(model, recipe.init), recipe.zero_init)
-    if run.weights and not ck: start_weights(model, run.weights, vocab)
+    new = run.weights and not ck and start_weights(model, run.weights, vocab, start, other_classes=build is None)
+    if new and (not env or env['rank'] == 0):
+        print(f"note: --weights {run.weights}: a new classifier for the {classes} classes here", file=sys.stderr)
     cx = complexity(model, recipe.crop)   # before `prepare`: observers it adds would record the counting pass
     model = prepare(model) if prepare else fast_model(model, run, recipe.crop, device)
     if env and run.sync_bn: model = sync_batchnorm(model, device)
@@ -103,6 +108,21 @@ def run_callbacks(run:Run, out:Path, config:dict, extra:dict, ck=None, env=None,
     if ck and ck.get('scaler'): cbs['scaler'] = RestoreScaler(ck['scaler'])
     return cbs
 
+# %% ../nbs/05a_train.ipynb #pt0a1b2d
+def start_point(recipe, run:Run, env=None) -> tuple:
+    """`(recipe, state)` of a new run: with torchvision weights named by `run.weights`, the recipe with their
+    preprocessing (`pretrained.weights_recipe`) and their state dict; else `(recipe, None)`."""
+    if env and recipe.freeze_epochs:
+        raise ConfigError("--freeze-epochs runs in one process (DistributedDataParallel trains the parameters it "
+                          "starts with); start it without torchrun, or fine-tune with --body-lr alone")
+    if run.resume or not is_weight_name(run.weights): return recipe, None
+    w = tv_weights(recipe.model, run.weights)
+    registered = RECIPES[recipe.name].at_scale(run.scale) if recipe.name in RECIPES else recipe
+    recipe, note = weights_recipe(recipe, w, registered, run.scale)
+    if note and (not env or env['rank'] == 0):
+        print(f"note: --weights {w}: the weights' preprocessing: {note}", file=sys.stderr)
+    return recipe.check(), weights_state(w)
+
 # %% ../nbs/05a_train.ipynb #85d50e85
 def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict:
     """Train `recipe` as `run` says; returns the final metrics, also written to `<output_dir>/metrics.json`.
@@ -121,6 +141,7 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
     if env and prepare is not None:
         raise ConfigError("this run prepares its model in one process (quantization-aware training does); "
                           "start it without torchrun")
+    recipe, start = start_point(recipe, run, env)
     ck_path, saved = resume_point(run.resume) if run.resume else (None, None)
     ck = load_checkpoint(ck_path) if ck_path else None
     if saved:   # the checkpoint's data unless told otherwise, and its seed (the loader's order depends on it)
@@ -131,14 +152,15 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
     check_output_dir(run.output_dir or resumed or 'runs', run.data_path)   # before the data is read
     device = init_distributed(env, run.device) if env else get_device(run.device)
     try:
-        metrics = _train(recipe, run, ck=ck, env=env, device=device, cbs=cbs, prepare=prepare, build=build)
+        metrics = _train(recipe, run, ck=ck, env=env, device=device, cbs=cbs, prepare=prepare, build=build,
+                         start=start)
         if env: dist.barrier()   # no process tears the group down while another is still in a collective
         return metrics
     finally:
         if env and dist.is_initialized(): dist.destroy_process_group()
 
 # %% ../nbs/05a_train.ipynb #58fb7b27
-def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build) -> dict:
+def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build, start=None) -> dict:
     "The run itself, once `train` has checked it: data, model, learner, fit, report."
     rank, world = (env['rank'], env['world']) if env else (0, 1)
     main = rank == 0
@@ -147,7 +169,7 @@ def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build) -> dict:
     if ck and ck['vocab'] != list(dls.vocab):
         raise DataError(f"the classes of {run.data_path or 'the sample'} differ from the checkpoint's; "
                         "resume on the same data")
-    model, cx = run_model(recipe, run, len(dls.vocab), device, env, ck, dls.vocab, build, prepare)
+    model, cx = run_model(recipe, run, len(dls.vocab), device, env, ck, dls.vocab, build, prepare, start)
     out = share_output_dir(run, recipe, env)
     info = {k: v for k, v in dls.info.items() if k != 'skipped'}
     config = {'recipe': recipe.to_dict(), 'run': asdict(run), 'data': {**info, 'skipped': len(dls.info['skipped'])},

@@ -43,7 +43,8 @@ def zoo_recipes(models=None) -> list:
     return picked
 
 # %% ../nbs/09_zoo.ipynb #4653b47b
-LATER_FIELDS = {'init': 'model'}   # recipe fields added after the first zoo records, and their defaults
+# recipe fields added after the first zoo records, and their defaults
+LATER_FIELDS = {'init': 'model', 'freeze_epochs': 0, 'body_lr': 1.0}
 
 def recipe_hash(recipe) -> str:
     """A short fingerprint of every hyper-parameter of `recipe`: a changed recipe or demo rule is measured again.
