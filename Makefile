@@ -3,11 +3,12 @@
 #   make test   create .venv with the dev extras, check the library matches the notebooks, run pytest and nbdev_test
 #   make test-fast   the quick loop (a few minutes): the export check, the unit tests and one train/eval/quantize run
 #   make docs   build the docs site into _docs/ from the notebooks (no Quarto: nbdev's processing, then mkdocs)
+#   make lab    open the notebooks in JupyterLab (installed into .venv with the project)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast export-check pytest nbtest readme docs clean
+.PHONY: demo test test-fast export-check pytest nbtest readme docs lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,14 @@ $(VENV)/.installed-dev: setup.py settings.ini | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/vcls train --scale demo
+
+$(VENV)/.installed-lab: setup.py settings.ini | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[lab,export]"
+	touch $@
+
+# JupyterLab on the notebooks, the project's venv as the kernel (as root, --allow-root; LAB_FLAGS: e.g. --no-browser)
+lab: $(VENV)/.installed-lab
+	$(BIN)/jupyter lab --notebook-dir=nbs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 # pytest and the notebooks side by side, each printing when it is done: most tests and notebooks spend their time in
 # one thread (a process starting, a small model), so the two fill both cores. Threads that wait for work sleep

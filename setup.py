@@ -14,6 +14,7 @@ lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+extras = {k: shlex.split(cfg.get(f'{k}_requirements', '')) for k in ('export', 'lab')}
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -27,7 +28,8 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['vcls_lite', 'vcls_lite.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, **extras},
+    license_files=['LICENSE'],
     python_requires=f'>={min_python}',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

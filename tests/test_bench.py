@@ -49,11 +49,12 @@ def test_data_on_a_folder(vcls, folder, tmp_path):
 @pytest.mark.slow
 def test_infer_forms(vcls, tmp_path):
     code, out, err = vcls('bench', 'infer', '--crop', '32', '-b', '2', '--iters', '2', '--warmup-iters', '1', '--num-classes', '10',
-                          '--forms', 'eager fp32 NCHW', 'TorchScript traced', 'ONNX Runtime fp32', '--output-dir', tmp_path/'b')
+                          '--forms', 'eager fp32 NCHW', 'TorchScript traced', 'ONNX Runtime fp32',
+                          'ONNX Runtime int8 (vcls export)', '--output-dir', tmp_path/'b')
     assert code == 0, err
-    assert 'ONNX Runtime fp32' in out and 'error' not in out
+    assert 'ONNX Runtime fp32' in out and 'ONNX Runtime int8 (vcls export)' in out and 'error' not in out
     rows = list((tmp_path/'b'/'infer.csv').read_text().splitlines())
-    assert len(rows) == 4 and rows[0].startswith('form,images_per_sec')
+    assert len(rows) == 5 and rows[0].startswith('form,images_per_sec')
 
 
 @pytest.mark.slow

@@ -203,3 +203,16 @@ def test_screenshots(browser, server):
         browser.get(server + page)
         assert browser.save_screenshot(str(SHOTS/f'{name}.png'))
         assert (SHOTS/f'{name}.png').stat().st_size > 20_000
+
+
+def test_commands_fit_the_home_page(browser, server):
+    """Every command example of the home page fits its column without a horizontal scroll bar (issue 20); a results
+    table printed by a command may be wider."""
+    browser.get(server + 'index.html')
+    wide = browser.execute_script("""
+        return [...document.querySelectorAll('.jp-RenderedMarkdown pre, .jp-MarkdownCell pre')]
+            .filter(p => /^(vcls|make|torchrun|pip|python|#) /m.test(p.innerText) && !/-----  /.test(p.innerText))
+            .filter(p => p.scrollWidth > p.clientWidth + 1)
+            .map(p => [p.scrollWidth, p.clientWidth, p.innerText.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '')]);
+    """)
+    assert not wide, wide

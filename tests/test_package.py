@@ -52,3 +52,15 @@ def test_a_reader_that_stops_early_is_no_error():
     p.stdout.close()   # before vcls has written anything: its first write meets a closed pipe
     err = p.stderr.read().decode()
     assert p.wait() == 0 and 'Traceback' not in err, err
+
+
+def test_the_wheel_carries_the_license(tmp_path):
+    "The wheel a user installs holds the LICENSE (Apache 2.0, as settings.ini says)."
+    import zipfile
+    p = subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(ROOT), '--no-deps', '--no-build-isolation', '-q',
+                        '-w', str(tmp_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    wheel = next(tmp_path.glob('vcls_lite-*.whl'))
+    names = zipfile.ZipFile(wheel).namelist()
+    lic = [n for n in names if n.endswith('LICENSE')]
+    assert lic and 'Apache License' in zipfile.ZipFile(wheel).read(lic[0]).decode()

@@ -13,6 +13,7 @@ from fastprogress.fastprogress import progress_bar
 
 from .checkpoint import load_checkpoint, load_weights
 from .core import ConfigError, cpu_has_bf16, interactive, scratch_dir
+from .export import quantize_onnx, to_onnx
 from .models import QUANTIZABLE, build_model, resolve_name
 from .qat import train_qat
 from .quant import (DEFAULT_BACKEND, calibrate, convert_model, engines, evaluate_int8, evaluate_model,
@@ -41,6 +42,16 @@ def _onnx_runner(model, x):
     name = sess.get_inputs()[0].name
     return lambda b: sess.run(None, {name: b.numpy()})[0]
 
+def _onnx_int8_runner(model, x, calib):
+    "The int8 ONNX model `vcls export --int8` writes (QDQ, ONNX Runtime's calibration on `calib`), in a session."
+    import onnxruntime as ort
+    d = scratch_dir('vcls_onnx_')
+    quantize_onnx(to_onnx(model, x.shape[-1], d/'fp32.onnx', {}), d/'int8.onnx', (b.numpy() for b, _ in calib))
+    so = ort.SessionOptions(); so.intra_op_num_threads = torch.get_num_threads()
+    sess = ort.InferenceSession(str(d/'int8.onnx'), so, providers=['CPUExecutionProvider'])
+    shutil.rmtree(d)
+    return lambda b: sess.run(None, {'image': b.numpy()})[0]
+
 def _int8_runner(model, name, x, calib):
     prepared = prepare_model(model, name, example=x[:1])
     calibrate(prepared, calib, len(calib))
@@ -61,7 +72,8 @@ def infer_forms(model, name:str, x, calib, quantizable=None) -> dict:
              'TorchScript frozen': lambda: torch.jit.freeze(torch.jit.trace(model, x[:1])),
              'torch.compile (inductor)': lambda: torch.compile(copy.deepcopy(model)),
              f'int8 PTQ (torch.ao, {DEFAULT_BACKEND})': lambda: _int8_runner(quantizable or model, name, x, calib),
-             'ONNX Runtime fp32': lambda: _onnx_runner(model, x)}
+             'ONNX Runtime fp32': lambda: _onnx_runner(model, x),
+             'ONNX Runtime int8 (vcls export)': lambda: _onnx_int8_runner(model, x, calib)}
     if cpu_has_bf16():
         forms['bf16 autocast (CPU with bf16)'] = lambda: (lambda b: torch.autocast('cpu', torch.bfloat16)(model)(b))
     if torch.cuda.is_available():

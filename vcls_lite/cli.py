@@ -212,6 +212,28 @@ def _predict_parser(sub):
     add_flags(p, [r for r in RUN_FLAGS if r[1] == 'skip_bad_images'])
     p.set_defaults(func='cmd_predict')
 
+# %% ../nbs/08_cli.ipynb #ex9d1c70
+def _export_parser(sub):
+    "`vcls export`: a checkpoint as a file to deploy."
+    x = sub.add_parser('export', help='write a checkpoint as ONNX (fp32, or int8 with ONNX Runtime) or TorchScript, '
+                                      'verified against the torch model before it is written')
+    x.add_argument('checkpoint', metavar='CKPT', help='a run folder or its checkpoint.pth')
+    x.add_argument('--format', default='onnx', metavar='FMT', help='onnx (default) or torchscript')
+    x.add_argument('--int8', action='store_true',
+                   help='int8 ONNX (QDQ), calibrated by ONNX Runtime on the training split')
+    x.add_argument('--output', metavar='FILE',
+                   help='default: model.onnx, model_int8.onnx or model_torchscript.pt beside the checkpoint')
+    x.add_argument('--opset', type=int, default=18, metavar='N', help='ONNX opset (default 18)')
+    x.add_argument(*spellings('--calib-batches'), dest='calib_batches', type=int, metavar='N',
+                   default=PTQ_DEFAULTS['calib_batches'],
+                   help=f"--int8: calibration batches (default {PTQ_DEFAULTS['calib_batches']})")
+    x.add_argument(*spellings('-b', '--batch-size'), dest='batch_size', type=int, metavar='N',
+                   default=PTQ_DEFAULTS['batch_size'],
+                   help=f"--int8: calibration batch size (default {PTQ_DEFAULTS['batch_size']})")
+    add_flags(x, [r for r in RUN_FLAGS if r[1] in ('data_path', 'dataset')])
+    x.add_argument('--json', action='store_true', help='print the figures as JSON')
+    x.set_defaults(func='cmd_export')
+
 # %% ../nbs/08_cli.ipynb #c1a00010
 def _zoo_parser(sub):
     "`vcls zoo`: every recipe model trained and measured, in one resumable folder."
@@ -239,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog='vcls', description='Train and evaluate image classifiers from the torchvision, edgeailite and '
                                          'Cambricon reference recipes.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND', parser_class=Parser)
-    for add in (_train_parser, _eval_quantize_parsers, _predict_parser, _listing_parsers): add(sub)
+    for add in (_train_parser, _eval_quantize_parsers, _predict_parser, _export_parser, _listing_parsers): add(sub)
     b = sub.add_parser('bench',
                        help='benchmarks, each a ratio measured in one run: overhead, data, scaling, infer, quant, '
                             'engines, fixed-cost')

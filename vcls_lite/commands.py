@@ -14,6 +14,7 @@ from .core import ConfigError, RunDirError, cpu_has_bf16, get_device
 from .data import get_datasets
 from .distributed import dist_env
 from .outputs import check_output_dir
+from .export import cmd_export
 from .predict import cmd_predict
 from .models import ALIASES, BUILDERS, model_complexity, model_names, published, resolve_name
 from .qat import train_qat
