@@ -191,7 +191,7 @@ def export_checkpoint(checkpoint, fmt:str='onnx', int8:bool=False, output=None, 
                               f"on {res['images']} validation images); nothing was written")
     fig = {'file': out.name, 'kind': record['kind'], 'checkpoint': str(checkpoint), 'epoch': ck['epoch'],
            'bytes': out.stat().st_size, 'opset': opset if fmt == 'onnx' else None,
-           'calib_images': calib_batches * batch_size if int8 else None, **res,
+           'calib_images': min(calib_batches, len(dls.train)) * batch_size if int8 else None, **res,
            'seconds': round(time.perf_counter() - t, 1), 'capability': cpu_capability(), 'torch': torch.__version__}
     save_json(out.parent/'export.json', {**records, out.name: fig})
     return {**fig, 'path': str(out)}
