@@ -9,19 +9,22 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.amp import GradScaler
 from fastai.callback.core import Callback, CancelEpochException, event
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import ProgressCallback
+from fastai.callback.training import GradientClip
 from fastai.learner import Learner, Recorder
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import OptimWrapper
 
-from .pretrained import FreezeBody, head_splitter
+from .pretrained import FreezeBody, head_name
 from .schedules import Schedule
 
 # %% auto #0
-__all__ = ['top1', 'top5', 'Order', 'LRSchedule', 'ResumeProgress', 'VclsLearner', 'CPUAutocast', 'CrossEntropy', 'make_learner']
+__all__ = ['NORM_LAYERS', 'top1', 'top5', 'Order', 'LRSchedule', 'ResumeProgress', 'VclsLearner', 'CPUAutocast', 'CrossEntropy',
+           'opt_func', 'param_groups', 'make_learner']
 
 # %% ../nbs/04_learner.ipynb #e40ba342
 def top1(inp, targ):
@@ -151,6 +154,7 @@ class VclsLearner(Learner):
             for o in enumerate(self.dl, start=skip): self.one_batch(*o)
         finally: self.dl.skip = 0
 
+# %% ../nbs/04_learner.ipynb #93e8551b
 class CPUAutocast(MixedPrecision):
     "fastai's `MixedPrecision` (written for CUDA) with bfloat16 autocast on the CPU; bf16 needs no loss scaling."
     def __init__(self): super().__init__(amp_mode='bf16')
@@ -164,19 +168,53 @@ class CrossEntropy(torch.nn.CrossEntropyLoss):
     def activation(self, x): return F.softmax(x, dim=-1)
     def decodes(self, x): return x.argmax(dim=-1)
 
+# %% ../nbs/04_learner.ipynb #3b7ce26f
+def opt_func(recipe, fused:bool=True):
+    "fastai's `OptimWrapper` around torch's optimizer for `recipe.optimizer`, set as torchvision's `train.py` sets it."
+    wrap = partial(OptimWrapper, weight_decay=recipe.weight_decay)
+    if recipe.optimizer in ('sgd', 'sgd_nesterov'):
+        return partial(wrap, opt=torch.optim.SGD, momentum=recipe.momentum,
+                       nesterov=recipe.optimizer == 'sgd_nesterov', fused=fused)
+    if recipe.optimizer == 'rmsprop':
+        return partial(wrap, opt=torch.optim.RMSprop, momentum=recipe.momentum, eps=0.0316, alpha=0.9)
+    return partial(wrap, opt=torch.optim.AdamW, fused=fused)
+
+NORM_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
+               nn.LocalResponseNorm)   # torchvision's set_weight_decay: the layers --norm-weight-decay applies to
+
+def param_groups(model, recipe) -> tuple[list, list, int]:
+    """`(groups, rate factors, classifier groups)` of `model` under `recipe`: one torch parameter group per weight
+    decay (biases at `bias_weight_decay`, normalization layers at `norm_weight_decay`, as torchvision's
+    `set_weight_decay`), and when fine-tuning the body apart from the classifier, at `body_lr` of its rate."""
+    bare, tune = getattr(model, 'module', model), recipe.freeze_epochs or recipe.body_lr != 1
+    head = {id(p) for p in bare.get_submodule(head_name(bare)).parameters()} if tune else set()
+    groups = {}
+    for mod in bare.modules():
+        for name, p in mod.named_parameters(recurse=False):
+            wd = (recipe.bias_weight_decay if name == 'bias' and recipe.bias_weight_decay is not None else
+                  recipe.norm_weight_decay if isinstance(mod, NORM_LAYERS) and recipe.norm_weight_decay is not None
+                  else recipe.weight_decay)
+            groups.setdefault((id(p) in head, wd), []).append(p)
+    keys = sorted(groups, key=lambda k: k[0])   # the classifier's groups last: `freeze_to(-n)` keeps them training
+    return ([{'params': groups[k], 'weight_decay': k[1]} for k in keys],
+            [1.0 if k[0] else recipe.body_lr for k in keys], sum(k[0] for k in keys))
+
+# %% ../nbs/04_learner.ipynb #b0516c62
 def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
-    """A fastai learner for `recipe`: torch SGD with momentum and weight decay (fused on a CPU or CUDA device), the
-    recipe's schedule, cross-entropy, top-1/5."""
+    """A fastai learner for `recipe`: torch's optimizer (`opt_func`; fused where torch has it, on a CPU or CUDA
+    device), parameter groups where weight decay or the rate differs (`param_groups`), the recipe's schedule,
+    cross-entropy with its label smoothing, gradient clipping, top-1/5."""
     dev = getattr(dls, 'device', None)
     fused = dev is None or torch.device(dev).type in ('cpu', 'cuda')
-    opt_func = partial(OptimWrapper, opt=torch.optim.SGD, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
-                       fused=fused)
-    tune = recipe.freeze_epochs or recipe.body_lr != 1   # fine-tuning: the body and the head as two groups
-    sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs, (recipe.body_lr, 1.0) if tune else None)
-    more = dict(splitter=head_splitter) if tune else {}
-    learn = VclsLearner(dls, model, loss_func=CrossEntropy(), opt_func=opt_func, lr=recipe.lr, metrics=[top1, top5],
-                        path=path, wd_bn_bias=True, cbs=[sched, *(cbs or [])], **more)
-    if recipe.freeze_epochs: learn.add_cb(FreezeBody(recipe.freeze_epochs))
+    groups, mults, n_head = param_groups(model, recipe)
+    split = len(groups) > 1 or recipe.freeze_epochs or recipe.body_lr != 1
+    sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs, mults if split else None)
+    more = dict(splitter=lambda m: groups) if split else {}
+    learn = VclsLearner(dls, model, loss_func=CrossEntropy(label_smoothing=recipe.label_smoothing),
+                        opt_func=opt_func(recipe, fused), lr=recipe.lr, metrics=[top1, top5], path=path,
+                        wd_bn_bias=True, cbs=[sched, *(cbs or [])], **more)
+    if recipe.freeze_epochs: learn.add_cb(FreezeBody(recipe.freeze_epochs, n_head))
+    if recipe.clip_grad_norm is not None: learn.add_cb(GradientClip(recipe.clip_grad_norm))
     if recipe.amp:
         learn.add_cb(MixedPrecision() if dev is not None and dev.type == 'cuda' else CPUAutocast())
     return learn

@@ -65,7 +65,7 @@ def top_k(probs:torch.Tensor, vocab:list, k:int=5) -> list[dict]:
     return [{'label': vocab[r[0]], 'index': r[0], 'prob': q[0], 'topk': [(vocab[j], v) for j, v in zip(r[:k], q[:k])]}
             for q, r in zip(p.tolist(), i.tolist())]
 
-# %% ../nbs/10_predict.ipynb #70587af2
+# %% ../nbs/10_predict.ipynb #6f00e4f0
 def script_classifier(path:Path) -> Classifier:
     "A TorchScript model of vcls: an int8 model of `vcls quantize`, or an fp32 one of `vcls export`."
     meta = int8_meta(path)
@@ -79,6 +79,7 @@ def script_classifier(path:Path) -> Classifier:
     return Classifier(m, meta['vocab'], r.crop, r.resize, recipe_norm(r), str(path), meta['kind'], False,
                       2 * r.batch_size)
 
+# %% ../nbs/10_predict.ipynb #6c7176b3
 ONNX_META = 'vcls'   # the metadata key of an ONNX file of `vcls export`: its recipe, classes and kind, as JSON
 
 def need_onnx():
@@ -106,6 +107,7 @@ def onnx_classifier(path) -> Classifier:
     return Classifier(run, m['vocab'], r.crop, r.resize, recipe_norm(r), str(path), m.get('kind', 'onnx'), False,
                       2 * r.batch_size)
 
+# %% ../nbs/10_predict.ipynb #8aa678f5
 def load_classifier(path) -> Classifier:
     """The classifier saved at `path`: a run folder or its `checkpoint.pth`, an int8 model (`int8_model.pt`) or an
     ONNX file of `vcls export`."""

@@ -17,7 +17,7 @@ from .models import resolve_name
 
 # %% auto #0
 __all__ = ['WEIGHT_NAME', 'DOWNLOAD_TIMEOUT', 'AUX_HEADS', 'TO_UNIT_RANGE', 'is_weight_name', 'tv_weights', 'weight_file',
-           'weights_state', 'head_name', 'load_body', 'weights_recipe', 'head_splitter', 'FreezeBody', 'start_momentum']
+           'weights_state', 'head_name', 'load_body', 'weights_recipe', 'FreezeBody', 'start_momentum']
 
 # %% ../nbs/02a_pretrained.ipynb #55b31f67
 WEIGHT_NAME = re.compile(r'^(?:\w+_Weights\.)?[A-Z][A-Z0-9_]*$')   # IMAGENET1K_V1, DEFAULT, ResNet50_Weights.DEFAULT
@@ -106,25 +106,20 @@ def weights_recipe(r, w, registered, scale:str='full'):
     return dataclasses.replace(r, **new), note
 
 # %% ../nbs/02a_pretrained.ipynb #a052fe01
-def head_splitter(model:nn.Module) -> list[list]:
-    "`model`'s parameters as fastai parameter groups: the body, then the classifier (`head_name`)."
-    bare = getattr(model, 'module', model)   # under DistributedDataParallel
-    head = bare.get_submodule(head_name(bare))
-    ids = {id(p) for p in head.parameters()}
-    return [[p for p in bare.parameters() if id(p) not in ids], list(head.parameters())]
-
 class FreezeBody(Callback):
-    """Train only the classifier for the first `epochs` epochs, then every layer: the optimizer's `freeze_to`, which
-    keeps BatchNorm layers training (unlike `Learner.freeze` it keeps the optimizer's state, so a resume is exact)."""
-    def __init__(self, epochs:int): self.epochs = epochs
+    """Train only the classifier (the last `head_groups` parameter groups) for the first `epochs` epochs, then every
+    layer: the optimizer's `freeze_to`, which keeps BatchNorm layers training (unlike `Learner.freeze` it keeps the
+    optimizer's state, so a resume is exact)."""
+    def __init__(self, epochs:int, head_groups:int=1): self.epochs, self.head_groups = epochs, head_groups
     def before_fit(self):
-        if getattr(self.learn, 'first_epoch', 0) < self.epochs: self.learn.opt.freeze_to(-1)
+        if getattr(self.learn, 'first_epoch', 0) < self.epochs: self.learn.opt.freeze_to(-self.head_groups)
     def before_epoch(self):
         if self.epoch == self.epochs: self.learn.opt.freeze_to(0); start_momentum(self.learn.opt.opt)
 
 def start_momentum(opt:torch.optim.Optimizer):
     """Give every parameter of SGD `opt` without a momentum buffer a zero one: the same first step as torch's (which
     copies the gradient into it), and fused SGD takes no mix of parameters with and without buffers."""
+    if not isinstance(opt, torch.optim.SGD): return   # others keep their whole state per parameter, made at once
     for g in opt.param_groups:
         if not g.get('momentum'): continue
         for p in g['params']:

@@ -15,8 +15,8 @@ from .schedules import Schedule, flag as schedule_flag
 from .scaling import sample_scales
 
 # %% auto #0
-__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'QUANT', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe',
-           'QuantSettings', 'get_recipe']
+__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'OPTIMIZERS', 'QUANT', 'RECIPES', 'DEFAULT_RECIPE',
+           'RECIPE_ALIASES', 'Recipe', 'QuantSettings', 'get_recipe']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -49,6 +49,10 @@ class Recipe:
                                               # for `global_batch` images per step
     momentum: float = 0.9                     # SGD momentum
     weight_decay: float = 1e-4                # L2 penalty on all parameters
+    norm_weight_decay: float | None = None    # L2 penalty on normalization layers' parameters (None: weight_decay)
+    bias_weight_decay: float | None = None    # L2 penalty on biases (None: weight_decay)
+    label_smoothing: float = 0.0              # cross-entropy target smoothing, a fraction of the probability mass
+    clip_grad_norm: float | None = None       # largest gradient norm (L2, all parameters), None = no clipping
     schedule: Schedule = field(default_factory=Schedule)  # the learning-rate schedule's shape (`vcls_lite.schedules`)
     resize: int = 256                         # px, short side before the eval center crop
     crop: int = 224                           # px, train RandomResizedCrop size and eval CenterCrop size
@@ -112,6 +116,10 @@ DEFAULT_SOURCES = {
     'lr': 'tv table',
     'momentum': 'tv table',
     'weight_decay': 'tv table',
+    'norm_weight_decay': 'tv train.py --norm-weight-decay (default None)',
+    'bias_weight_decay': 'tv train.py --bias-weight-decay (default None)',
+    'label_smoothing': 'tv train.py --label-smoothing (default 0.0)',
+    'clip_grad_norm': 'tv train.py --clip-grad-norm (default None)',
     'resize': 'tv-presets',
     'crop': 'tv-presets',
     'rand_scale': 'tv-presets; ti calls it rand_scale',
@@ -139,6 +147,8 @@ def source_of(self:Recipe, name:str) -> str:
     return self.sources.get(name) or DEFAULT_SOURCES.get(name, '')
 
 # %% ../nbs/05_recipes.ipynb #170e8e8d
+OPTIMIZERS = ('sgd', 'sgd_nesterov', 'rmsprop', 'adamw')   # torchvision train.py's --opt [tv train.py]
+
 _TYPES = {'int': (int,), 'float': (int, float), 'str': (str,), 'bool': (bool,), 'tuple': (tuple, list), 'dict': (dict,),
           'None': (type(None),), 'Schedule': (Schedule,)}
 
@@ -169,7 +179,16 @@ def check(r:Recipe) -> Recipe:
     if r.resize < r.crop:
         bad('resize', f"{r.resize} is smaller than --crop {r.crop}: the eval center crop would be padded with black; "
                       f"pass --resize {round(r.crop / 0.875)} (the seeds resize to crop / 0.875) or a smaller --crop")
-    if r.optimizer != 'sgd': bad('opt', f"{r.optimizer!r} is not available: every seed recipe uses sgd; pass --opt sgd")
+    if r.optimizer not in OPTIMIZERS:
+        bad('opt', f"takes {', '.join(OPTIMIZERS)} (torchvision's train.py), got {r.optimizer!r}")
+    for flag, v in (('norm-weight-decay', r.norm_weight_decay), ('bias-weight-decay', r.bias_weight_decay)):
+        if v is not None and not 0 <= v <= 1:
+            bad(flag, f"must be in [0, 1], got {v} (torchvision's recipes use 0 or 2e-5)")
+    if not 0 <= r.label_smoothing < 1:
+        bad('label-smoothing', f"is the probability mass spread over the classes, in [0, 1), got {r.label_smoothing} "
+                               "(torchvision's recipes use 0.1)")
+    if r.clip_grad_norm is not None and not r.clip_grad_norm > 0:
+        bad('clip-grad-norm', f"must be positive, got {r.clip_grad_norm}")
     if not 0 <= r.momentum < 1:
         bad('momentum', f"must be in [0, 1), got {r.momentum}: at 1 or more the velocity never decays and SGD diverges "
                         "(the seeds use 0.9)")

@@ -44,7 +44,8 @@ def zoo_recipes(models=None) -> list:
 
 # %% ../nbs/09_zoo.ipynb #4653b47b
 # recipe fields added after the first zoo records, and their defaults
-LATER_FIELDS = {'init': 'model', 'freeze_epochs': 0, 'body_lr': 1.0}
+LATER_FIELDS = {'init': 'model', 'freeze_epochs': 0, 'body_lr': 1.0, 'norm_weight_decay': None,
+                'bias_weight_decay': None, 'label_smoothing': 0.0, 'clip_grad_norm': None}
 
 def recipe_hash(recipe) -> str:
     """A short fingerprint of every hyper-parameter of `recipe`: a changed recipe or demo rule is measured again.
