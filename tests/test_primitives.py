@@ -27,3 +27,12 @@ def test_each_optimizer_trains(opt, key, tiny_data, tmp_path, vcls):
     ok(vcls('train', *TINY, '--opt', opt, '--lr', '0.01', '--data-path', tiny_data, '--output-dir', tmp_path/'r'))
     g = torch.load(tmp_path/'r'/'checkpoint.pth', weights_only=True)['optimizer']['param_groups'][0]
     assert g[key] == {'nesterov': True, 'alpha': 0.9}[key]
+
+
+def test_deterministic_algorithms_for_the_run_only_and_cache_dataset_explained(tiny_data, tmp_path, vcls):
+    code, out, err = vcls('train', *TINY, '--use-deterministic-algorithms', '--cache-dataset', '--data-path', tiny_data,
+                          '--output-dir', tmp_path/'r')
+    assert code == 0, err
+    assert json.loads((tmp_path/'r'/'config.json').read_text())['run']['deterministic'] is True
+    assert not torch.are_deterministic_algorithms_enabled()   # set for the run, then put back
+    assert 'note: --cache-dataset' in err and 'image cache' in err

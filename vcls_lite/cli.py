@@ -32,6 +32,8 @@ def _train_parser(sub):
     t.add_argument(*spellings('--dummy-test'), dest='dummy_test', type=bool_arg, nargs='?', const=True, default=False,
                    metavar='BOOL', help='train on generated fake data (torchvision FakeData)')
     t.add_argument('--dry-run', action='store_true', help='print the resolved recipe and run options, then stop')
+    t.add_argument(*spellings('--cache-dataset'), dest='cache_dataset', action='store_true',
+                   help="torchvision's dataset cache: vcls always caches decoded images (--no-cache turns it off)")
     t.add_argument('--backend', default=DEFAULT_BACKEND, metavar='NAME',
                    help=f"QAT recipes: quantized engine ({ENGINES}; default {DEFAULT_BACKEND})")
     add_flags(t.add_argument_group('recipe overrides'), RECIPE_FLAGS)

@@ -105,6 +105,9 @@ def cmd_train(args) -> int:
         return _print_eval(evaluate(ckpt, vars(args).get('batch_size'), **kw), False)
     recipe, run = resolve(args)
     env = dist_env()
+    if getattr(args, 'cache_dataset', False) and (not env or env['rank'] == 0):
+        print("note: --cache-dataset: vcls decodes a dataset once into its image cache anyway (torchvision's flag "
+              "saves its dataset object); nothing to add, and --no-cache turns the cache off", file=sys.stderr)
     if not run.print_freq and not sys.stdout.isatty(): run.print_freq = 100   # logs, not bars, in a file
     if run.sync_bn and not env:
         print("note: --sync-bn applies under torchrun only; this run has one process", file=sys.stderr)

@@ -137,6 +137,8 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
      dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='also keep checkpoint_<epoch>.pth')),
     (('--keep-ckp',), 'keep_ckp',
      dict(type=int, metavar='K', help='epoch checkpoints --save-ckp keeps (default 3; 0 = all)')),
+    (('--use-deterministic-algorithms',), 'deterministic',
+     dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='only deterministic torch algorithms')),
     (('--sync-bn',), 'sync_bn',
      dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='under torchrun: BatchNorm over all processes')),
 ]

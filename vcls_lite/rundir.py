@@ -53,6 +53,7 @@ class Run:
     save_ckp: bool = False          # also keep checkpoint_<epoch>.pth each epoch [cam --save_ckp; tv model_{epoch}.pth]
     keep_ckp: int = 3               # how many epoch checkpoints save_ckp keeps; 0 = all
     sync_bn: bool = False           # under torchrun: BatchNorm statistics over all processes' batches [tv --sync-bn]
+    deterministic: bool = False     # torch.use_deterministic_algorithms for the run [tv --use-deterministic-algorithms]
     scale: str = 'full'             # the recipe scale (recorded for the reader)
 
 def check_run(run:Run) -> Run:

@@ -151,12 +151,15 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
     resumed = run.resume and (Path(run.resume) if Path(run.resume).is_dir() else Path(run.resume).parent)
     check_output_dir(run.output_dir or resumed or 'runs', run.data_path)   # before the data is read
     device = init_distributed(env, run.device) if env else get_device(run.device)
+    was = torch.are_deterministic_algorithms_enabled()
     try:
+        torch.use_deterministic_algorithms(run.deterministic or was)   # the run's choice, and only for the run
         metrics = _train(recipe, run, ck=ck, env=env, device=device, cbs=cbs, prepare=prepare, build=build,
                          start=start)
         if env: dist.barrier()   # no process tears the group down while another is still in a collective
         return metrics
     finally:
+        torch.use_deterministic_algorithms(was)
         if env and dist.is_initialized(): dist.destroy_process_group()
 
 # %% ../nbs/05a_train.ipynb #58fb7b27
