@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_bench_infer.ipynb #694fba43
 from __future__ import annotations
-import contextlib, copy, io, json, shutil, statistics, sys, time, warnings
+import copy, json, shutil, statistics, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +28,12 @@ __all__ = ['ENGINE_MODELS', 'infer_forms', 'bench_infer', 'bench_quant', 'bench_
 
 # %% ../nbs/07b_bench_infer.ipynb #633401e4
 def _onnx_runner(model, x):
-    "An ONNX Runtime (CPU) session of `model`, exported with torch's ONNX exporter, as a function of a torch batch."
+    "An ONNX Runtime (CPU) session of `model`, exported as `vcls export` exports it, as a function of a torch batch."
     try: import onnxruntime as ort, onnxscript   # onnxscript: torch's ONNX exporter needs it
     except ImportError:
         raise ImportError("needs ONNX Runtime and onnxscript: pip install onnxruntime onnxscript") from None
     path = scratch_dir('vcls_onnx_')/'model.onnx'
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(model, (x,), str(path), dynamo=True, dynamic_shapes={'x': {0: torch.export.Dim('batch')}})
+    to_onnx(model, x.shape[-1], path, {})
     so = ort.SessionOptions(); so.intra_op_num_threads = torch.get_num_threads()
     sess = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
     shutil.rmtree(path.parent)   # the session holds the model in memory

@@ -52,6 +52,12 @@ class Classifier:
         x = torch.stack([fit_image(im, hw) for im in images])
         return self.norm.encode(BatchCrop(self.crop, self.resize)(x))
 
+    @classmethod
+    def of(cls, model, vocab:list, recipe, source, kind:str, amp:bool=False):
+        "The classifier of `model` preprocessed as `recipe` (a `Recipe`) says, with `vcls eval`'s batch."
+        return cls(model, list(vocab), recipe.crop, recipe.resize, recipe_norm(recipe), str(source), kind, amp,
+                   2 * recipe.batch_size)
+
     def probs(self, x:torch.Tensor) -> torch.Tensor:
         "Class probabilities for the input batch `x`."
         with torch.no_grad(), torch.autocast('cpu', torch.bfloat16, enabled=self.amp):
@@ -71,13 +77,10 @@ def script_classifier(path:Path) -> Classifier:
     meta = int8_meta(path)
     if 'backend' in meta:
         q, meta = load_int8(path)
-        r = checkpoint_recipe({'recipe': meta['recipe_config']}, meta.get('batch_size'))
-        return Classifier(q, meta['vocab'], r.crop, r.resize, recipe_norm(r), str(path), 'int8', False,
-                          2 * r.batch_size)
+        return Classifier.of(q, meta['vocab'], checkpoint_recipe({'recipe': meta['recipe_config']},
+                                                                 meta.get('batch_size')), path, 'int8')
     with quiet(): m = torch.jit.load(str(path), map_location='cpu')   # only a file with vcls's record gets here
-    r = Recipe.from_dict(meta['recipe'])
-    return Classifier(m, meta['vocab'], r.crop, r.resize, recipe_norm(r), str(path), meta['kind'], False,
-                      2 * r.batch_size)
+    return Classifier.of(m, meta['vocab'], Recipe.from_dict(meta['recipe']), path, meta['kind'])
 
 # %% ../nbs/10_predict.ipynb #6c7176b3
 ONNX_META = 'vcls'   # the metadata key of an ONNX file of `vcls export`: its recipe, classes and kind, as JSON
@@ -102,10 +105,8 @@ def onnx_classifier(path) -> Classifier:
     if not meta:
         raise RunDirError(f"{path} carries no vcls record (metadata {ONNX_META!r}); make it with `vcls export`")
     m, name = json.loads(meta), s.get_inputs()[0].name
-    r = Recipe.from_dict(m['recipe'])
     run = lambda x: torch.from_numpy(s.run(None, {name: x.numpy()})[0])
-    return Classifier(run, m['vocab'], r.crop, r.resize, recipe_norm(r), str(path), m.get('kind', 'onnx'), False,
-                      2 * r.batch_size)
+    return Classifier.of(run, m['vocab'], Recipe.from_dict(m['recipe']), path, m.get('kind', 'onnx'))
 
 # %% ../nbs/10_predict.ipynb #8aa678f5
 def load_classifier(path) -> Classifier:
@@ -125,8 +126,7 @@ def load_classifier(path) -> Classifier:
                           f"{p.parent/'int8_model.pt'}")
     r = checkpoint_recipe(ck['config'])
     model = load_weights(build_model(r.model, len(ck['vocab']), r.crop, r.strides), ck, p).eval()
-    return Classifier(model, ck['vocab'], r.crop, r.resize, recipe_norm(r), str(p), 'fp32', bool(r.amp),
-                      2 * r.batch_size)
+    return Classifier.of(model, ck['vocab'], r, p, 'fp32', bool(r.amp))
 
 # %% ../nbs/10_predict.ipynb #0c1463c1
 def as_uint8(item) -> torch.Tensor:
@@ -241,10 +241,7 @@ def cmd_predict(args) -> int:
     for flag, v in (('--topk', args.topk), ('--batch-size', args.batch_size or 1)):
         if v < 1: raise ConfigError(f"{flag} must be at least 1, got {v}")
     files = [check_output_file(f, flag) for flag, f in (('--csv', args.csv), ('--grid', args.grid)) if f]
-    if args.int8 and not is_torchscript(args.int8) and Path(args.int8).is_file():
-        raise RunDirError(f"{args.int8} is not an int8 model; pass the int8_model.pt of `vcls quantize`, "
-                          "or a checkpoint with --checkpoint")
-    clf = load_classifier(args.int8 or args.checkpoint)
+    clf = script_classifier(args.int8) if args.int8 else load_classifier(args.checkpoint)
     rows = clf.predict_files(args.images, args.topk, args.batch_size, getattr(args, 'skip_bad_images', False))
     acc, bad = folder_top1(rows, clf.vocab), sum('error' in r for r in rows)
     if args.json: print(json.dumps({'model': clf.source, 'kind': clf.kind, 'folder_top1': acc, 'predictions': rows}))
