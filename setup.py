@@ -14,7 +14,7 @@ lic = licenses[cfg['license']]
 min_python = cfg['min_python']
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-extras = {k: shlex.split(cfg.get(f'{k}_requirements', '')) for k in ('export', 'lab')}
+extras = {k: shlex.split(cfg.get(f'{k}_requirements', '')) for k in ('export', 'lab', 'tensorboard')}
 
 setuptools.setup(
     name=cfg['lib_name'],

@@ -69,7 +69,14 @@ def bench_table(res:dict) -> str:
     if res.get('ratio') is not None and 'target' in res:
         op = {'quant': '', 'fixed-cost': '<='}.get(res['bench'], '>=')   # fixed-cost: seconds, lower is better
         tail = f"\nratio {res['ratio']:.3f} (target {op}{res['target']}): {'met' if res['met'] else 'NOT met'}"
-    return head + '\n\n' + text_table(rows, [c for c, _, _ in cols]) + tail
+    more = ''
+    if res.get('primitives'):   # `bench data`: what each of torchvision's primitives adds to the loader
+        pc = [('primitive', 'primitive', 0), ('runs', 'runs', 0), ('loader images/s', 'images_per_sec', 0),
+              ('ms added per batch', 'ms_per_batch', 1), ('of a training step', 'of_a_step', 2)]
+        more = ('\n\nthe loader alone, each primitive on in turn:\n' +
+                text_table([[_f(r.get(k), nd) if nd else _f(r.get(k)) for _, k, nd in pc] for r in res['primitives']],
+                           [c for c, _, _ in pc]))
+    return head + '\n\n' + text_table(rows, [c for c, _, _ in cols]) + tail + more
 
 # %% ../nbs/07_bench.ipynb #5ccf0ec2
 def _plot_scaling(res:dict):

@@ -23,6 +23,7 @@ from torchvision.transforms import v2
 from .bench import peak_mb, reset_peak, rss_mb, status_mb
 from .callbacks import RunStats, ValidPreds
 from .core import ConfigError, DataError, interactive
+from .augment import Augment
 from .data import get_dls
 from .learner import LRSchedule, make_learner
 from .models import build_model, trim_taps
@@ -33,8 +34,8 @@ from .sources import sample_data
 from .train import fast_model, recipe_norm
 
 # %% auto #0
-__all__ = ['MemoryLoader', 'StepTimes', 'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data', 'scaling_point',
-           'bench_scaling']
+__all__ = ['PRIMITIVES', 'MemoryLoader', 'StepTimes', 'rounds_steps', 'bench_train_overhead', 'reference_loader', 'bench_data',
+           'bench_primitives', 'scaling_point', 'bench_scaling']
 
 # %% ../nbs/07a_bench_train.ipynb #3e833249
 class MemoryLoader(DataLoader):
@@ -224,7 +225,35 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
     rows = [{'pipeline': k, 'images_per_sec': s, 'ratio': s / base, 'peak_mb': p} for k, (s, p) in med.items()]
     return {'bench': 'data', 'data_path': str(root), 'recipe': r.name, 'scale': scale, 'model': r.model, 'crop': r.crop,
             'batch_size': r.batch_size, 'steps': steps, 'rounds': rounds, 'cache_seconds': cache_seconds, 'rows': rows,
-            'ratio': ours / base, 'target': 1.5, 'met': ours / base >= 1.5, 'machine': machine()}
+            'ratio': ours / base, 'target': 1.5, 'met': ours / base >= 1.5, 'machine': machine(),
+            'primitives': bench_primitives(root, r, steps, rounds, 1000 * r.batch_size / ours)}
+
+# %% ../nbs/07a_bench_train.ipynb #58f996d6
+PRIMITIVES = {  # row -> (`Augment` settings, how it runs)
+    'crop + flip': ({}, 'batched'),
+    '+ TrivialAugmentWide': (dict(policy='ta_wide'), 'per image'),
+    '+ RandAugment': (dict(policy='ra'), 'per image'),
+    '+ AugMix': (dict(policy='augmix'), 'per image'),
+    '+ AutoAugment imagenet': (dict(policy='imagenet'), 'per image'),
+    '+ random erasing 0.25': (dict(erase=0.25), 'batched'),
+    '+ MixUp 0.2 / CutMix 1.0': (dict(mixup=0.2, cutmix=1.0), 'batched'),
+    'the V2 recipe: TA, erasing, MixUp/CutMix': (dict(policy='ta_wide', erase=0.1, mixup=0.2, cutmix=1.0), 'both')}
+
+def _loader_speed(root, r, aug:dict, steps:int) -> float:
+    "images/s of the training loader alone (cache read, crop, `aug`, normalize) over `steps` batches."
+    dls = get_dls(root, crop=r.crop, resize=r.resize, rand_scale=r.rand_scale, hflip=r.hflip, norm=recipe_norm(r),
+                  bs=r.batch_size, max_batches=steps, valid_batches=1, augment=Augment(**aug))
+    t = time.perf_counter(); n = sum(len(x) for x, _ in dls.train)
+    return n / (time.perf_counter() - t)
+
+def bench_primitives(root, r, steps:int, rounds:int, step_ms:float) -> list[dict]:
+    "One row per `PRIMITIVES` entry: loader images/s, ms it adds per batch, that over a training step (`step_ms`)."
+    got = in_turn({k: (lambda a=a: _loader_speed(root, r, a, steps)) for k, (a, _) in PRIMITIVES.items()}, rounds)
+    med = {k: statistics.median(v) for k, v in got.items()}
+    base = 1000 * r.batch_size / med['crop + flip']
+    return [{'primitive': k, 'runs': PRIMITIVES[k][1], 'images_per_sec': s,
+             'ms_per_batch': 1000 * r.batch_size / s - base * (k != 'crop + flip'),
+             'of_a_step': (1000 * r.batch_size / s - base * (k != 'crop + flip')) / step_ms} for k, s in med.items()]
 
 # %% ../nbs/07a_bench_train.ipynb #61de66a7
 def scaling_point(model:str, bs:int, crop:int, steps:int=2, classes:int=10) -> dict:

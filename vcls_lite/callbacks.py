@@ -5,19 +5,22 @@
 # %% ../nbs/04a_callbacks.ipynb #bceb5fd8
 from __future__ import annotations
 import signal, threading, time
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
+from PIL import Image
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.progress import CSVLogger
 from fastai.torch_core import find_bs
 
-from .core import DivergedError
+from .core import ConfigError, DivergedError
 from .learner import Order
 
 # %% auto #0
-__all__ = ['DIVERGED_LOSS', 'RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'Interrupted', 'StopOnSignal', 'EvalEvery',
-           'QualityStop', 'StopOnNonFinite']
+__all__ = ['DIVERGED_LOSS', 'TB_EPOCH', 'RunStats', 'ValidPreds', 'PrintLog', 'RunCSV', 'Interrupted', 'StopOnSignal',
+           'EvalEvery', 'QualityStop', 'StopOnNonFinite', 'need_tensorboard', 'TensorBoardLog', 'log_figures']
 
 # %% ../nbs/04a_callbacks.ipynb #4f3aa192
 class RunStats(Callback):
@@ -187,3 +190,40 @@ class StopOnNonFinite(Callback):
                + (", or the reduced precision of --amp" if self.amp else ''))
         raise DivergedError(f"the training loss became {what} at epoch {self.epoch}, step {self.iter}: {why}; "
                             f"{self._kept()}; lower --lr or --wd and train again")
+
+# %% ../nbs/04a_callbacks.ipynb #e89d9150
+def need_tensorboard():
+    "torch's `SummaryWriter`; a `ConfigError` naming the install command if the tensorboard package is missing."
+    try: from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("--logdir writes TensorBoard event files and needs the tensorboard package; install it with "
+                          "pip install 'vcls_lite[tensorboard]' (or pip install tensorboard), or drop --logdir") from None
+    return SummaryWriter
+
+TB_EPOCH = {'train_loss': 'loss/train', 'valid_loss': 'loss/valid', 'top1': 'accuracy/top1', 'top5': 'accuracy/top5',
+            'ema_top1': 'accuracy/ema_top1', 'lr': 'lr/epoch', 'images_per_sec': 'speed/images_per_sec'}
+
+class TensorBoardLog(Callback):
+    "Scalars into TensorBoard event files under `logdir`: per step (`every`) the loss and rate, per epoch `TB_EPOCH`."
+    order = Order.SAVE   # after RunStats has the epoch's row, before QualityStop may end the fit
+    def __init__(self, logdir, stats:RunStats, every:int=10):
+        self.logdir, self.stats, self.every, self.writer = str(logdir), stats, every, None
+    def before_fit(self): self.writer = need_tensorboard()(self.logdir)
+    def after_batch(self):
+        step = self.train_iter - 1   # the step just taken, from 0 (fastai counted it already)
+        if not self.training or step % self.every: return
+        self.writer.add_scalar('loss/train_smooth', self.smooth_loss.item(), step)
+        self.writer.add_scalar('lr/step', self.opt.hypers[-1]['lr'], step)
+    def after_epoch(self):
+        h = self.stats.history[-1]
+        for k, tag in TB_EPOCH.items():
+            if h.get(k) is not None: self.writer.add_scalar(tag, h[k], h['epoch'])
+        self.writer.flush()
+    def after_fit(self):
+        if self.writer: self.writer.close()
+
+def log_figures(logdir, paths:list, step:int=0):
+    "Add the PNG files `paths` (the report's plots) to TensorBoard event files under `logdir`, tagged by file name."
+    with need_tensorboard()(str(logdir)) as w:
+        for p in map(Path, paths):
+            with Image.open(p) as im: w.add_image(f'report/{p.stem}', np.asarray(im.convert('RGB')), step, dataformats='HWC')

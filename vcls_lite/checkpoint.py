@@ -38,7 +38,12 @@ def checkpoint_dict(learn, config:dict, history:list, iters:int|None=None) -> di
             'scaler': scaler.state_dict() if scaler is not None else {},
             'smooth_loss': {'count': learn.recorder.smooth_loss.count,
                             'val': learn.recorder.smooth_loss.val.detach().cpu().as_subclass(torch.Tensor)},
-            'vocab': list(learn.dls.vocab)}
+            'vocab': list(learn.dls.vocab), **_ema_state(learn)}
+
+def _ema_state(learn) -> dict:
+    "`{'model_ema': state}` of the weights' average (`ema.ModelEMA`, torchvision's key) if the run keeps one."
+    ema = getattr(getattr(learn, 'model_ema', None), 'ema', None)
+    return {'model_ema': ema.state_dict()} if ema is not None else {}
 
 def _nbytes(obj) -> int:
     "Bytes of the tensors in `obj`, a checkpoint's nested dicts, lists and tuples."
@@ -148,6 +153,7 @@ def restore(learn, ck:dict):
     if getattr(learn.dls, 'device', None) is not None: learn.model.to(learn.dls.device)
     learn.create_opt(); learn.opt.load_state_dict(ck['optimizer'])
     set_rng_states(ck['rng']); learn.dls.train.rng.setstate(ck['loader_rng'])
+    if getattr(learn, 'model_ema', None) is not None: learn.model_ema.state = ck.get('model_ema')   # None: a new one
     it = ck.get('iter')
     learn.first_epoch, learn.skip_iters = ck['epoch'] + (0 if it else 1), it or 0
 

@@ -111,6 +111,10 @@ def cmd_train(args) -> int:
     if not run.print_freq and not sys.stdout.isatty(): run.print_freq = 100   # logs, not bars, in a file
     if run.sync_bn and not env:
         print("note: --sync-bn applies under torchrun only; this run has one process", file=sys.stderr)
+    if recipe.ra_sampler and not env:
+        print("note: --ra-sampler applies under torchrun only (torchvision's train.py uses it only when distributed: "
+              "each process gets another copy of the image); this run has one process and shuffles as usual",
+              file=sys.stderr)
     if args.dry_run:
         print(json.dumps({'recipe': recipe.to_dict(), 'run': asdict(run)}, indent=2))
         return 0
@@ -122,7 +126,8 @@ def cmd_train(args) -> int:
     if m.get('threshold_epoch') is not None:
         print(f"top-1 reached {m['quality_threshold']:.4f} at epoch {m['threshold_epoch']}, "
               f"after {m['time_to_threshold']:.0f} s")
-    print(f"top1 {m['top1']:.4f}  top5 {m['top5']:.4f}  after {m['epochs_done']} epochs  "
+    ema = f"  EMA top1 {m['ema_top1']:.4f}" if m.get('ema_top1') is not None else ''
+    print(f"top1 {m['top1']:.4f}  top5 {m['top5']:.4f}{ema}  after {m['epochs_done']} epochs  "
           f"(train {m['train_seconds']:.0f} s, {m['images_per_sec']:.0f} images/s)")
     if 'quant' in m: print(f"int8 top1 {m['quant']['int8_top1']:.4f}  (int8 model: {m['output_dir']}/int8_model.pt)")
     print(f"run folder: {m['output_dir']}")

@@ -20,6 +20,7 @@ from torch.utils.data import DistributedSampler
 from fastprogress.fastprogress import progress_bar
 
 from .core import BadImageError, DataError, cache_dir, interactive, save_json
+from .augment import INTERPOLATION, Augment, PerImage, ra_count, ra_order
 from .images import check_images, load_rgb, oriented_size
 from .sources import ImageArray, ImageFiles, SOURCE_REGISTRY, detect_source
 
@@ -28,16 +29,18 @@ __all__ = ['CACHE_VERSION', 'train_tfms', 'eval_tfms', 'Normalize', 'TrainLoader
            'image_cache', 'BatchCrop', 'BatchImages', 'BatchLoader', 'BatchPipe', 'get_datasets', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #7017299a
-def train_tfms(crop:int=224, rand_scale=(0.08, 1.0), hflip:float=0.5) -> v2.Compose:
-    """Training augmentation: `RandomResizedCrop(crop, scale=rand_scale)` then a horizontal flip with probability
-    `hflip`."""
-    tfms = [v2.RandomResizedCrop(crop, scale=tuple(rand_scale), antialias=True)]
+def train_tfms(crop:int=224, rand_scale=(0.08, 1.0), hflip:float=0.5, interpolation:str='bilinear',
+               policy=None) -> v2.Compose:
+    """Training augmentation: `RandomResizedCrop(crop, scale=rand_scale)`, a horizontal flip with probability
+    `hflip`, then the per-image `policy` (`augment.Augment.image`), as torchvision's presets order them."""
+    tfms = [v2.RandomResizedCrop(crop, scale=tuple(rand_scale), interpolation=INTERPOLATION[interpolation],
+                                 antialias=True)]
     if hflip: tfms.append(v2.RandomHorizontalFlip(hflip))
-    return v2.Compose(tfms)
+    return v2.Compose(tfms + [policy] * bool(policy))
 
-def eval_tfms(resize:int=256, crop:int=224) -> v2.Compose:
+def eval_tfms(resize:int=256, crop:int=224, interpolation:str='bilinear') -> v2.Compose:
     "Evaluation preprocessing: resize the short side to `resize`, then `CenterCrop(crop)`."
-    return v2.Compose([v2.Resize(resize, antialias=True), v2.CenterCrop(crop)])
+    return v2.Compose([v2.Resize(resize, INTERPOLATION[interpolation], antialias=True), v2.CenterCrop(crop)])
 
 # %% ../nbs/01_data.ipynb #f7eb24bf
 class Normalize:
@@ -74,9 +77,12 @@ class Normalize:
 # %% ../nbs/01_data.ipynb #5969894c
 class TrainLoader(DataLoader):
     """fastai's `DataLoader` with `DistributedSampler`'s order (shuffled from `seed` and the epoch), the share
-    `part=(rank, world)` of one process, `max_batches` per epoch at most (Cambricon's `--iters`) and `skip` batches."""
-    def __init__(self, dataset=None, max_batches:int|None=None, seed:int=0, part:tuple=(0, 1), **kwargs):
+    `part=(rank, world)` of one process, `max_batches` per epoch at most (Cambricon's `--iters`) and `skip` batches;
+    with `ra_reps`, torchvision's repeated-augmentation order instead (`augment.ra_order`)."""
+    def __init__(self, dataset=None, max_batches:int|None=None, seed:int=0, part:tuple=(0, 1), ra_reps:int=0,
+                 **kwargs):
         self.max_batches, self.seed, self.part, self.epoch, self.skip = max_batches, seed, tuple(part), 0, 0
+        self.ra_reps = ra_reps
         super().__init__(dataset, **kwargs)
         self.fake_l.generator = torch.Generator()   # worker seeds come from here, not from torch's global RNG
 
@@ -84,6 +90,7 @@ class TrainLoader(DataLoader):
         "This process's items for the current epoch, in order, before the cap and the skip."
         rank, world = self.part
         if not self.shuffle: return list(range(rank, self.n, world))   # evaluation: an unpadded share, in file order
+        if self.ra_reps: return ra_order(self.n, self.ra_reps, self.seed, self.epoch, rank, world)
         s = DistributedSampler(range(self.n), num_replicas=world, rank=rank, shuffle=True, seed=self.seed)
         s.set_epoch(self.epoch)
         return list(s)
@@ -100,13 +107,14 @@ class TrainLoader(DataLoader):
     def __len__(self):
         "Batches in a whole epoch of this process's share (`skip` not subtracted)."
         rank, world = self.part
-        k = -(-self.n // world) if self.shuffle else len(range(rank, self.n, world))
+        k = (ra_count(self.n, world) if self.ra_reps else -(-self.n // world)) if self.shuffle else \
+            len(range(rank, self.n, world))
         if self.max_batches: k = min(k, self.max_batches * self.bs)
         return k // self.bs + (0 if self.drop_last or k % self.bs == 0 else 1)
 
     def new(self, dataset=None, cls=None, **kwargs):
         return super().new(dataset, cls, **{'max_batches': self.max_batches, 'seed': self.seed, 'part': self.part,
-                                            **kwargs})
+                                            'ra_reps': self.ra_reps, **kwargs})
 
 # %% ../nbs/01_data.ipynb #e55343e4
 CACHE_VERSION = 2   # bump when the stored format, or the decoding (2: `images.to_rgb`), changes
@@ -181,9 +189,12 @@ def image_cache(files:list, side:int, skip_bad_images:bool=False, folder=None, d
 # %% ../nbs/01_data.ipynb #ece4b34a
 class BatchCrop:
     """Batch preprocessing of uint8 NCHW images into float 0-255: random resized crop and flip (`rand_scale` given),
-    else resize and center crop."""
-    def __init__(self, crop:int, resize:int|None=None, rand_scale=None, hflip:float=0.0, ratio=(3 / 4, 4 / 3)):
+    else resize and center crop. Bilinear resampling is batched (`roi_align`); `interpolation` nearest or bicubic
+    crops image by image."""
+    def __init__(self, crop:int, resize:int|None=None, rand_scale=None, hflip:float=0.0, ratio=(3 / 4, 4 / 3),
+                 interpolation:str='bilinear'):
         self.crop, self.resize, self.rand_scale, self.hflip, self.ratio = crop, resize or crop, rand_scale, hflip, ratio
+        self.interpolation = interpolation
 
     def boxes(self, n:int, h:int, w:int) -> torch.Tensor:
         """`(n, 4)` crop boxes `(top, left, height, width)`, drawn as torchvision's `RandomResizedCrop.get_params`
@@ -208,9 +219,14 @@ class BatchCrop:
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
         if self.rand_scale is None: return self._eval(x)
-        t, l, bh, bw = self.boxes(n, h, w).to(x.device).unbind(1)
-        rois = torch.stack([torch.arange(n, device=x.device, dtype=torch.float), l, t, l + bw, t + bh], 1)
-        out = roi_align(x.float(), rois, self.crop, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+        boxes = self.boxes(n, h, w)
+        if self.interpolation == 'bilinear':
+            t, l, bh, bw = boxes.to(x.device).unbind(1)
+            rois = torch.stack([torch.arange(n, device=x.device, dtype=torch.float), l, t, l + bw, t + bh], 1)
+            out = roi_align(x.float(), rois, self.crop, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+        else: out = torch.stack([v2.functional.resized_crop(im, *map(int, b.tolist()), [self.crop] * 2,
+                                                            INTERPOLATION[self.interpolation], antialias=True)
+                                 for im, b in zip(x, boxes)]).float()
         if self.hflip:
             flip = (torch.rand(n) < self.hflip).to(x.device).view(-1, 1, 1, 1)
             out = torch.where(flip, out.flip(-1), out)
@@ -221,8 +237,9 @@ class BatchCrop:
         s = self.resize / min(h, w)
         size = ((self.resize, max(self.resize, round(w * s))) if h <= w else
                 (max(self.resize, round(h * s)), self.resize))
-        x = x.float() if (h, w) == size else F.interpolate(x.float(), size=size, mode='bilinear', antialias=True,
-                                                           align_corners=False)
+        mode = self.interpolation
+        x = x.float() if (h, w) == size else F.interpolate(x.float(), size=size, mode=mode, antialias=mode != 'nearest',
+                                                           align_corners=None if mode == 'nearest' else False)
         return v2.functional.center_crop(x, [self.crop, self.crop])
 
     def __repr__(self):
@@ -255,11 +272,18 @@ class BatchLoader(TrainLoader):
     def retain(self, res, b): return res
 
 class BatchPipe:
-    "fastai `after_batch`: `crop` (a `BatchCrop`) then `norm`; `decode` undoes `norm`."
-    def __init__(self, crop:BatchCrop, norm:Normalize): self.crop, self.norm = crop, norm
-    def __call__(self, b): return (self.norm.encode(self.crop(b[0])), *b[1:])
+    """fastai `after_batch`: `crop` (a `BatchCrop`; None: the batch as it comes), the per-image transform `image` on
+    the uint8 crops (`augment.PerImage`), `norm`, then `batch(x, y)` (`augment.Augment.batch`: erase, mix);
+    `decode` undoes `norm`."""
+    def __init__(self, crop:BatchCrop|None, norm:Normalize, image=None, batch=None):
+        self.crop, self.norm, self.image, self.batch = crop, norm, image, batch
+    def __call__(self, b):
+        x = self.crop(b[0]) if self.crop else b[0]
+        x = self.norm.encode(self.image(x) if self.image else x)
+        return (*self.batch(x, b[1]), *b[2:]) if self.batch else (x, *b[1:])
     def decode(self, x): return self.norm.decode(x)
-    def __repr__(self): return f"BatchPipe({self.crop}, {self.norm})"
+    def __repr__(self):
+        return f"BatchPipe({', '.join(map(str, filter(None, (self.crop, self.image, self.norm, self.batch))))})"
 
 # %% ../nbs/01_data.ipynb #2bacf7ab
 def _array_dataset(images:np.ndarray, labels, vocab, tfm, batched:bool):
@@ -318,23 +342,30 @@ def get_datasets(path=None, source:str='auto', train_tfm=None, eval_tfm=None, sk
 def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_scale=(0.08, 1.0), hflip:float=0.5,
             norm:Normalize|None=None, bs:int=32, valid_bs:int|None=None, workers:int=0, device=None,
             max_batches:int|None=None, valid_batches:int|None=None, skip_bad_images:bool=False, download:bool=True,
-            valid_only:bool=False, cache:bool=True, seed:int=0, part:tuple=(0, 1)) -> DataLoaders:
+            valid_only:bool=False, cache:bool=True, seed:int=0, part:tuple=(0, 1), train_crop:int|None=None,
+            interpolation:str='bilinear', augment:Augment|None=None, ra_reps:int=0) -> DataLoaders:
     """fastai `DataLoaders` for the data at `path` with the seeds' presets; `dls.info` says what was read.
     `cache`: decode once and augment whole batches (`image_cache`, `BatchCrop`); else per image, with `workers`
     processes.
-    `seed` sets the shuffled order; `part=(rank, world)` is this process's share under `torchrun`."""
-    norm = norm or Normalize()
-    trn, val, info = get_datasets(path, source, train_tfms(crop, rand_scale, hflip), eval_tfms(resize, crop),
-                                  skip_bad_images, download, valid_only,
-                                  cache_side=max(resize, crop) if cache else None)
+    `seed` sets the shuffled order; `part=(rank, world)` is this process's share under `torchrun`.
+    torchvision's primitives: `train_crop` (default `crop`), `interpolation`, `augment` (`augment.Augment`), and
+    `ra_reps` (repeated-augmentation sampling; 0 = off)."""
+    norm, tc, aug = norm or Normalize(), train_crop or crop, augment or Augment(interpolation=interpolation)
+    trn, val, info = get_datasets(path, source, train_tfms(tc, rand_scale, hflip, interpolation, aug.image()),
+                                  eval_tfms(resize, crop, interpolation), skip_bad_images, download, valid_only,
+                                  cache_side=max(resize, crop, tc) if cache else None)
+    mix, policy = aug.batch(len(val.vocab)), aug.image()
     if isinstance(val, BatchImages):
-        cls, tkw = BatchLoader, dict(device=device,
-                                     after_batch=BatchPipe(BatchCrop(crop, resize, rand_scale, hflip), norm))
-        vkw = dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize), norm))
-    else: cls, tkw = TrainLoader, dict(num_workers=workers, device=device, after_batch=norm); vkw = tkw
+        tpipe = BatchPipe(BatchCrop(tc, resize, rand_scale, hflip, interpolation=interpolation), norm,
+                          PerImage(policy) if policy else None, mix)
+        cls, tkw = BatchLoader, dict(device=device, after_batch=tpipe)
+        vkw = dict(device=device, after_batch=BatchPipe(BatchCrop(crop, resize, interpolation=interpolation), norm))
+    else:
+        vkw = dict(num_workers=workers, device=device, after_batch=norm)
+        cls, tkw = TrainLoader, {**vkw, 'after_batch': BatchPipe(None, norm, batch=mix) if mix else norm}
     vdl = cls(val, bs=valid_bs or 2 * bs, shuffle=False, max_batches=valid_batches, part=part, **vkw)
     tdl = vdl if valid_only else cls(trn, bs=bs, shuffle=True, drop_last=len(trn) > bs * part[1],
-                                     max_batches=max_batches, seed=seed, part=part, **tkw)
+                                     max_batches=max_batches, seed=seed, part=part, ra_reps=ra_reps, **tkw)
     dls = DataLoaders(tdl, vdl, device=device)
     dls.info = {**info, 'n_train': len(trn) if trn else 0, 'n_valid': len(val), 'classes': len(val.vocab)}
     return dls

@@ -12,8 +12,8 @@ from .schedules import Schedule, schedule_kind
 
 # %% auto #0
 __all__ = ['DEFAULT_RECIPE', 'SOURCES', 'ENGINES', 'DEFAULT_BACKEND', 'PTQ_DEFAULTS', 'RECIPE_FLAGS', 'RUN_FLAGS',
-           'SCHEDULE_FLAGS', 'spellings', 'bool_arg', 'schedule_arg', 'fraction_arg', 'strides_arg', 'Parser',
-           'add_flags']
+           'SCHEDULE_FLAGS', 'spellings', 'bool_arg', 'schedule_arg', 'fraction_arg', 'strides_arg', 'none_arg',
+           'Parser', 'add_flags']
 
 # %% ../nbs/08b_flags.ipynb #f0a1b2c9
 def spellings(*names) -> list[str]:
@@ -48,6 +48,10 @@ def strides_arg(s):
     try: return parse_strides(s)
     except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
+def none_arg(s):
+    "A value, or None for `none` (torchvision's `--auto-augment` default)."
+    return None if str(s).strip().lower() in ('none', '') else s
+
 class Parser(argparse.ArgumentParser):
     "argparse with one-line errors: the problem and where to look, exit code 2, no usage block."
     def error(self, message):
@@ -77,7 +81,26 @@ RECIPE_FLAGS = [  # (flags, dest = Recipe field, argparse keywords)
      dict(type=float, metavar='W', help="weight decay of biases (default: --wd's)")),
     (('--label-smoothing',), 'label_smoothing', dict(type=float, metavar='F', help='cross-entropy label smoothing')),
     (('--clip-grad-norm',), 'clip_grad_norm', dict(type=float, metavar='N', help='clip the gradient norm to N')),
-    (('--crop', '--img-crop'), 'crop', dict(type=int, metavar='PX', help='train and eval crop size')),
+    (('--mixup-alpha',), 'mixup_alpha', dict(type=float, metavar='A', help='MixUp alpha (0 = off)')),
+    (('--cutmix-alpha',), 'cutmix_alpha', dict(type=float, metavar='A', help='CutMix alpha (0 = off)')),
+    (('--auto-augment',), 'auto_augment',
+     dict(type=none_arg, metavar='POLICY', help='ta_wide, ra, augmix, imagenet, cifar10, svhn or none')),
+    (('--ra-magnitude',), 'ra_magnitude', dict(type=int, metavar='M', help='RandAugment magnitude (0-30)')),
+    (('--augmix-severity',), 'augmix_severity', dict(type=int, metavar='S', help='AugMix severity (1-10)')),
+    (('--aug-px-scale',), 'aug_px_scale',
+     dict(type=float, metavar='F', help="factor on TrivialAugmentWide's 32 px shifts (demo: crop ratio)")),
+    (('--random-erase',), 'random_erase', dict(type=float, metavar='P', help='RandomErasing probability')),
+    (('--model-ema',), 'model_ema',
+     dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='also evaluate an EMA of the weights')),
+    (('--model-ema-steps',), 'model_ema_steps', dict(type=int, metavar='N', help='steps between EMA updates')),
+    (('--model-ema-decay',), 'model_ema_decay', dict(type=float, metavar='D', help='EMA decay (torchvision-adjusted)')),
+    (('--ra-sampler',), 'ra_sampler',
+     dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='repeated-augmentation sampling')),
+    (('--ra-reps',), 'ra_reps', dict(type=int, metavar='N', help='repetitions per image with --ra-sampler')),
+    (('--crop', '--img-crop', '--val-crop-size'), 'crop',
+     dict(type=int, metavar='PX', help='eval crop size (and the train crop unless --train-crop-size)')),
+    (('--train-crop-size',), 'train_crop', dict(type=int, metavar='PX', help='train crop size (default: --crop)')),
+    (('--interpolation',), 'interpolation', dict(metavar='MODE', help='nearest, bilinear or bicubic')),
     (('--resize', '--img-resize', '--val-resize-size'), 'resize',
      dict(type=int, metavar='PX', help='eval resize (short side)')),
     (('--rand-scale',), 'rand_scale',
@@ -137,6 +160,7 @@ RUN_FLAGS = [  # (flags, dest = Run field, argparse keywords)
      dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='also keep checkpoint_<epoch>.pth')),
     (('--keep-ckp',), 'keep_ckp',
      dict(type=int, metavar='K', help='epoch checkpoints --save-ckp keeps (default 3; 0 = all)')),
+    (('--logdir',), 'logdir', dict(metavar='DIR', help='also write TensorBoard event files into DIR')),
     (('--use-deterministic-algorithms',), 'deterministic',
      dict(type=bool_arg, nargs='?', const=True, metavar='BOOL', help='only deterministic torch algorithms')),
     (('--sync-bn',), 'sync_bn',

@@ -19,6 +19,7 @@ from fastai.learner import Learner, Recorder
 from fastai.metrics import accuracy, top_k_accuracy
 from fastai.optimizer import OptimWrapper
 
+from .ema import EMATop1, ModelEMA
 from .pretrained import FreezeBody, head_name
 from .schedules import Schedule
 
@@ -203,7 +204,8 @@ def param_groups(model, recipe) -> tuple[list, list, int]:
 def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
     """A fastai learner for `recipe`: torch's optimizer (`opt_func`; fused where torch has it, on a CPU or CUDA
     device), parameter groups where weight decay or the rate differs (`param_groups`), the recipe's schedule,
-    cross-entropy with its label smoothing, gradient clipping, top-1/5."""
+    cross-entropy with its label smoothing, gradient clipping, top-1/5, and the EMA of the weights with its top-1
+    (`ema.ModelEMA`) when the recipe keeps one."""
     dev = getattr(dls, 'device', None)
     fused = dev is None or torch.device(dev).type in ('cpu', 'cuda')
     groups, mults, n_head = param_groups(model, recipe)
@@ -211,10 +213,14 @@ def make_learner(recipe, dls, model, path='.', cbs=None) -> VclsLearner:
     sched = LRSchedule(recipe.schedule, recipe.lr, recipe.epochs, mults if split else None)
     more = dict(splitter=lambda m: groups) if split else {}
     learn = VclsLearner(dls, model, loss_func=CrossEntropy(label_smoothing=recipe.label_smoothing),
-                        opt_func=opt_func(recipe, fused), lr=recipe.lr, metrics=[top1, top5], path=path,
+                        opt_func=opt_func(recipe, fused), lr=recipe.lr, path=path,
+                        metrics=[top1, top5] + [EMATop1()] * recipe.model_ema,
                         wd_bn_bias=True, cbs=[sched, *(cbs or [])], **more)
     if recipe.freeze_epochs: learn.add_cb(FreezeBody(recipe.freeze_epochs, n_head))
     if recipe.clip_grad_norm is not None: learn.add_cb(GradientClip(recipe.clip_grad_norm))
+    if recipe.model_ema:
+        learn.add_cb(ModelEMA(recipe.model_ema_steps, recipe.model_ema_decay, recipe.schedule.warmup,
+                              getattr(getattr(dls, 'train', None), 'part', (0, 1))[1]))
     if recipe.amp:
         learn.add_cb(MixedPrecision() if dev is not None and dev.type == 'cuda' else CPUAutocast())
     return learn

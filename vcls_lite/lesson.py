@@ -43,12 +43,18 @@ def notebook_run(scale:str, data_path=None, output_dir=None, **kw) -> Run:
     out = output_dir or (str(scratch_dir()/'run') if scale == 'smoke' else None)
     return Run(data_path=data_path, scale=scale, output_dir=out, **kw)
 
+def _label(y, vocab) -> str:
+    "A class name, or for the class probabilities of MixUp/CutMix the two largest: '3 .72\\n8 .28'."
+    if y.ndim == 0: return vocab[y]
+    p, i = y.topk(2)
+    return '\n'.join(f"{vocab[c]} {v:.2f}".replace('0.', '.') for v, c in zip(p.tolist(), i.tolist()) if v > 0)
+
 def peek_data(recipe:Recipe, run:Run, n:int=16):
     "The recipe's `DataLoaders` for `run`, after printing what was read and showing `n` augmented training images."
     dls = recipe_dls(recipe, run)
     print({k: v for k, v in dls.info.items() if k != 'skipped'})
     xb, yb = dls.train.one_batch()
-    show_images(dls.train.after_batch.decode(xb[:n]), [dls.vocab[i] for i in yb[:n]], ncols=n)
+    show_images(dls.train.after_batch.decode(xb[:n]), [_label(y, dls.vocab) for y in yb[:n]], ncols=n)
     return dls
 
 def model_cost(full:Recipe, recipe:Recipe, classes:int) -> pd.DataFrame:

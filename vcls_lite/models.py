@@ -197,14 +197,14 @@ def build_model(name:str, num_classes:int=1000, crop:int=224, strides=None, quan
     return model
 
 # %% ../nbs/02_models.ipynb #b749b4a4
-def published(name:str) -> dict|None:
-    """torchvision's published figures for `name` (ImageNet-1K V1 weights): params, GMACs, top-1/top-5 %;
-    None if it has none."""
+def published(name:str, weights:str='IMAGENET1K_V1') -> dict|None:
+    """torchvision's published figures for `name` with `weights` (default: the V1 weights, else the only ones):
+    params, GMACs, top-1/top-5 %; None if it has none."""
     key = resolve_name(name)
     if key in BUILDERS: return None
     try: enum = tvm.get_model_weights(key)
     except (ValueError, KeyError): return None
-    w = getattr(enum, 'IMAGENET1K_V1', None) or enum.DEFAULT
+    w = getattr(enum, weights, None) or getattr(enum, 'IMAGENET1K_V1', None) or enum.DEFAULT
     acc = w.meta.get('_metrics', {}).get('ImageNet-1K', {})
     return {'params': w.meta['num_params'], 'gmacs': w.meta['_ops'], 'top1': acc.get('acc@1'), 'top5': acc.get('acc@5'),
             'weights': f'{enum.__name__}.{w.name}'}

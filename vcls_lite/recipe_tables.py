@@ -6,22 +6,28 @@
 from __future__ import annotations
 
 from .models import model_complexity, published, resolve_name
-from .recipes import RECIPES, Recipe
+from .recipes import RECIPES, TRAINED_WEIGHTS, Recipe
 from .report import text_table
 
 # %% auto #0
-__all__ = ['TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES', 'PUBLISHED_CROP', 'recipes_table', 'lr_per_epoch', 'recipe_diff',
-           'complexity_table', 'complexity_text']
+__all__ = ['TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES', 'PUBLISHED_CROP', 'published_top1', 'recipes_table', 'lr_per_epoch',
+           'recipe_diff', 'complexity_table', 'complexity_text']
 
 # %% ../nbs/05c_recipe_tables.ipynb #d292c748
 # column: `Recipe.flat` key
 TABLE_FIELDS = {k: k for k in ('name', 'model', 'epochs', 'batch_size', 'global_batch', 'lr', 'momentum',
                                'weight_decay')} | {'sched': 'schedule.kind', 'crop': 'crop'}
 
+def published_top1(r:Recipe) -> float | None:
+    """The top-1 % published for what `r` trained on ImageNet: torchvision's weights of the recipe
+    (`recipes.TRAINED_WEIGHTS`), or edgeailite's results table; None if none is."""
+    if r.name in TRAINED_WEIGHTS: return (published(r.model, TRAINED_WEIGHTS[r.name]) or {}).get('top1')
+    return TI_PUBLISHED.get(r.model, (None, None))[1] if r.name.startswith('edgeailite/') and r.dataset is None else None
+
 def recipes_table(recipes=None) -> str:
-    "A plain-text table of `recipes` (default: all registered)."
-    return text_table([[r.flat()[k] for k in TABLE_FIELDS.values()] for r in (recipes or RECIPES.values())],
-                      TABLE_FIELDS)
+    "A plain-text table of `recipes` (default: all registered), with the top-1 % published for each."
+    return text_table([[r.flat()[k] for k in TABLE_FIELDS.values()] + [published_top1(r) or '-']
+                       for r in (recipes or RECIPES.values())], [*TABLE_FIELDS, 'published_top1'])
 
 def lr_per_epoch(r:Recipe) -> list[float]:
     "The learning rate of each epoch of `r` (at its first step)."
@@ -47,16 +53,18 @@ def complexity_table(recipes=None) -> list[dict]:
         classes, key = NUM_CLASSES.get(r.dataset, 1000), resolve_name(r.model)
         c = model_complexity(r.model, r.crop, classes, r.strides)
         same = classes == 1000 and r.strides is None
-        tv = published(r.model) if same and r.crop == PUBLISHED_CROP.get(key, 224) else None
+        tv = (published(r.model, TRAINED_WEIGHTS.get(r.name, 'IMAGENET1K_V1'))
+              if same and r.crop == PUBLISHED_CROP.get(key, 224) else None)
         ti = TI_PUBLISHED.get(r.model) if same and r.crop == 224 else None
         rows.append({'recipe': r.name, 'model': r.model, 'crop': r.crop, 'classes': classes, 'params': c['params'],
                      'gmacs': round(c['gmacs'], 4), 'tv_gmacs': tv and tv['gmacs'], 'ti_gmacs': ti and ti[0],
-                     'tv_top1': tv and tv['top1'], 'ti_top1': ti and ti[1]})
+                     'tv_top1': tv and tv['top1'], 'ti_top1': ti and ti[1], 'published_top1': published_top1(r)})
     return rows
 
 def complexity_text(rows:list[dict]) -> str:
     "`complexity_table` rows as the plain-text table `vcls complexity --recipes` prints."
     fmt = lambda v, f: '-' if v is None else format(v, f)
     return text_table([[r['recipe'], r['crop'], f"{r['params'] / 1e6:.2f}", fmt(r['gmacs'], '.3f'),
-                        fmt(r['tv_gmacs'], '.3f'), fmt(r['ti_gmacs'], '.3f')] for r in rows],
-                  ('recipe', 'crop', 'params_M', 'gmacs', 'torchvision', 'edgeailite'))
+                        fmt(r['tv_gmacs'], '.3f'), fmt(r['ti_gmacs'], '.3f'), fmt(r.get('published_top1'), '.3f')]
+                       for r in rows],
+                  ('recipe', 'crop', 'params_M', 'gmacs', 'torchvision', 'edgeailite', 'published_top1'))

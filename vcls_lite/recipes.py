@@ -15,8 +15,8 @@ from .schedules import Schedule, flag as schedule_flag
 from .scaling import sample_scales
 
 # %% auto #0
-__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'OPTIMIZERS', 'QUANT', 'RECIPES', 'DEFAULT_RECIPE',
-           'RECIPE_ALIASES', 'Recipe', 'QuantSettings', 'get_recipe']
+__all__ = ['SEED_SOURCES', 'LEGACY_SCHEDULE', 'DEFAULT_SOURCES', 'OPTIMIZERS', 'AUTO_AUGMENT', 'INTERPOLATIONS', 'QUANT',
+           'TRAINED_WEIGHTS', 'RECIPES', 'DEFAULT_RECIPE', 'RECIPE_ALIASES', 'Recipe', 'QuantSettings', 'get_recipe']
 
 # %% ../nbs/05_recipes.ipynb #3dbcc95e
 SEED_SOURCES = {
@@ -26,6 +26,9 @@ SEED_SOURCES = {
     'tv-presets': "torchvision references presets.py: RandomResizedCrop + flip, eval resize then center crop",
     'ti-config': "edgeailite train_classification.get_config() defaults (reference/recipes_and_flags.md 2f)",
     'cam-script': "Cambricon classify_train.py defaults (reference/recipes_and_flags.md 2g)",
+    'tv-v2': "torchvision today: references/classification README and train.py, issue 3995 (the recipes of the "
+             "IMAGENET1K_V2 weights), the blog post 'How to train state-of-the-art models using TorchVision's latest "
+             "primitives' (2021-11-18), and each weights' meta['recipe']",
 }
 
 # %% ../nbs/05_recipes.ipynb #8593b5af
@@ -53,9 +56,29 @@ class Recipe:
     bias_weight_decay: float | None = None    # L2 penalty on biases (None: weight_decay)
     label_smoothing: float = 0.0              # cross-entropy target smoothing, a fraction of the probability mass
     clip_grad_norm: float | None = None       # largest gradient norm (L2, all parameters), None = no clipping
+    mixup_alpha: float = 0.0                  # MixUp's Beta(alpha, alpha) mixing weight, 0 = no MixUp
+    cutmix_alpha: float = 0.0                 # CutMix's Beta(alpha, alpha) box area, 0 = no CutMix
+                                              # (both set: one of the two per batch, with equal chance)
+    auto_augment: str | None = None           # per-image policy: ta_wide, ra, augmix, or AutoAugment's imagenet,
+                                              # cifar10, svhn; None = none
+    ra_magnitude: int = 9                     # RandAugment's magnitude, of 31 bins
+    augmix_severity: int = 3                  # AugMix's severity, 1-10
+    aug_px_scale: float = 1.0                 # factor on the policy's pixel magnitudes (TrivialAugmentWide's
+                                              # shift of up to 32 px); a demo scales it with the crop
+    random_erase: float = 0.0                 # RandomErasing's probability per image, 0 = none
+    model_ema: bool = False                   # also keep an exponential moving average of the weights, evaluated
+                                              # each epoch (ema_top1)
+    model_ema_steps: int = 32                 # steps between EMA updates
+    model_ema_decay: float = 0.99998          # EMA decay per step, before torchvision's adjustment for the run
+    ra_sampler: bool = False                  # repeated augmentation: each image ra_reps times in an epoch,
+                                              # the epoch cut to a multiple of 256 images
+    ra_reps: int = 3                          # repetitions of each image with the RA sampler
     schedule: Schedule = field(default_factory=Schedule)  # the learning-rate schedule's shape (`vcls_lite.schedules`)
     resize: int = 256                         # px, short side before the eval center crop
-    crop: int = 224                           # px, train RandomResizedCrop size and eval CenterCrop size
+    crop: int = 224                           # px, eval CenterCrop size, and the train crop unless train_crop
+    train_crop: int | None = None             # px, train RandomResizedCrop size; None = crop
+    interpolation: str = 'bilinear'           # resampling of the crops and the eval resize: nearest, bilinear,
+                                              # bicubic
     rand_scale: tuple = (0.08, 1.0)           # RandomResizedCrop area fraction range
     hflip: float = 0.5                        # horizontal-flip probability
     mean: tuple = (0.485, 0.456, 0.406)       # per RGB channel, on 0-1 pixels
@@ -120,6 +143,20 @@ DEFAULT_SOURCES = {
     'bias_weight_decay': 'tv train.py --bias-weight-decay (default None)',
     'label_smoothing': 'tv train.py --label-smoothing (default 0.0)',
     'clip_grad_norm': 'tv train.py --clip-grad-norm (default None)',
+    'mixup_alpha': 'tv train.py --mixup-alpha (default 0.0)',
+    'cutmix_alpha': 'tv train.py --cutmix-alpha (default 0.0)',
+    'auto_augment': 'tv train.py --auto-augment (default None)',
+    'ra_magnitude': 'tv train.py --ra-magnitude (default 9)',
+    'augmix_severity': 'tv train.py --augmix-severity (default 3)',
+    'aug_px_scale': 'ours: 1 = torchvision; the demo rule scales the 32 px shift of TrivialAugmentWide with the crop',
+    'random_erase': 'tv train.py --random-erase (default 0.0)',
+    'model_ema': 'tv train.py --model-ema (default off)',
+    'model_ema_steps': 'tv train.py --model-ema-steps (default 32)',
+    'model_ema_decay': 'tv train.py --model-ema-decay (default 0.99998)',
+    'ra_sampler': 'tv train.py --ra-sampler (default off)',
+    'ra_reps': 'tv train.py --ra-reps (default 3)',
+    'train_crop': 'tv train.py --train-crop-size (default 224, the eval crop)',
+    'interpolation': 'tv train.py --interpolation (default bilinear)',
     'resize': 'tv-presets',
     'crop': 'tv-presets',
     'rand_scale': 'tv-presets; ti calls it rand_scale',
@@ -156,6 +193,30 @@ def _type_ok(v, annotation:str) -> bool:
     ok = tuple(t for part in annotation.split('|') for t in _TYPES[part.strip()])
     return isinstance(v, ok) and not (isinstance(v, bool) and bool not in ok)
 
+AUTO_AUGMENT = ('ta_wide', 'ra', 'augmix', 'imagenet', 'cifar10', 'svhn')   # tv train.py's --auto-augment [presets]
+INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic')   # tv train.py's --interpolation
+
+def _check_primitives(r:Recipe, bad):
+    "The checks of torchvision's training primitives (`check` calls it)."
+    for flag, v in (('mixup-alpha', r.mixup_alpha), ('cutmix-alpha', r.cutmix_alpha)):
+        if v < 0: bad(flag, f"is a Beta distribution's alpha, 0 (off) or positive, got {v} (torchvision: 0.2 and 1.0)")
+    if r.auto_augment is not None and r.auto_augment not in AUTO_AUGMENT:
+        bad('auto-augment', f"takes {', '.join(AUTO_AUGMENT)}, got {r.auto_augment!r}"
+                            f"{did_you_mean(str(r.auto_augment), AUTO_AUGMENT)}")
+    if not 0 <= r.ra_magnitude <= 30: bad('ra-magnitude', f"is a bin of 0-30, got {r.ra_magnitude}")
+    if not 1 <= r.augmix_severity <= 10: bad('augmix-severity', f"must be from 1 to 10, got {r.augmix_severity}")
+    if not 0 < r.aug_px_scale <= 1:
+        bad('aug-px-scale', f"is a factor in (0, 1] on the policy's pixel shifts, got {r.aug_px_scale}")
+    if not 0 <= r.random_erase <= 1: bad('random-erase', f"is a probability between 0 and 1, got {r.random_erase}")
+    if not 0 < r.model_ema_decay < 1:
+        bad('model-ema-decay', f"must be in (0, 1), got {r.model_ema_decay} (torchvision: 0.99998)")
+    if r.model_ema_steps < 1: bad('model-ema-steps', f"must be at least 1, got {r.model_ema_steps}")
+    if r.ra_reps < 1: bad('ra-reps', f"must be at least 1, got {r.ra_reps} (torchvision's recipes use 4)")
+    if r.train_crop is not None and not 0 < r.train_crop <= 4096:
+        bad('train-crop-size', f"must be from 1 to 4096 px, got {r.train_crop}")
+    if r.interpolation not in INTERPOLATIONS:
+        bad('interpolation', f"takes {', '.join(INTERPOLATIONS)}, got {r.interpolation!r}")
+
 @patch
 def check(r:Recipe) -> Recipe:
     "Raise `ConfigError` for values that cannot work; return the recipe."
@@ -189,6 +250,7 @@ def check(r:Recipe) -> Recipe:
                                "(torchvision's recipes use 0.1)")
     if r.clip_grad_norm is not None and not r.clip_grad_norm > 0:
         bad('clip-grad-norm', f"must be positive, got {r.clip_grad_norm}")
+    _check_primitives(r, bad)
     if not 0 <= r.momentum < 1:
         bad('momentum', f"must be in [0, 1), got {r.momentum}: at 1 or more the velocity never decays and SGD diverges "
                         "(the seeds use 0.9)")
@@ -238,7 +300,7 @@ QUANT = {
 }
 
 # %% ../nbs/05_recipes.ipynb #570e3305
-_SEED_NAMES = {'tv': 'torchvision', 'ti': 'edgeailite', 'cam': 'cambricon'}
+_SEED_NAMES = {'tv': 'torchvision', 'ti': 'edgeailite', 'cam': 'cambricon', 'tv-v2': 'torchvision'}
 
 def _recipe(seed:str, model:str, section:str, base:dict, sched:dict|None=None, **kw) -> Recipe:
     """A recipe `seed/model` from the seed defaults `base` (field or `schedule.<setting>`: (value, source)), and this
@@ -310,11 +372,46 @@ def _cam_recipes() -> list[Recipe]:
     return [_recipe('cam', m, 'Optimizer table', _CAM, lr=lr, weight_decay=wd, epochs=ep)
             for m, (lr, wd, ep) in _CAM_TABLE.items()]
 
+# %% ../nbs/05_recipes.ipynb #v2code01
+_FIXRES = '#new-recipe-with-fixres (issue 3995)'
+_TV_V2 = {k: (v, f'tv-v2: {_FIXRES}') for k, v in {
+    'epochs': 600, 'batch_size': 128, 'lr': 0.5, 'momentum': 0.9, 'weight_decay': 2e-5, 'norm_weight_decay': 0.0,
+    'label_smoothing': 0.1, 'mixup_alpha': 0.2, 'cutmix_alpha': 1.0, 'auto_augment': 'ta_wide', 'random_erase': 0.1,
+    'model_ema': True, 'train_crop': 176, 'resize': 232, 'crop': 224, 'schedule.kind': 'cosine',
+    'schedule.warmup': 5, 'schedule.warmup_method': 'linear', 'schedule.warmup_decay': 0.01}.items()}
+_TV_V2['global_batch'] = (1024, 'tv-v2: torchrun --nproc_per_node=8, --batch-size 128 each')
+_REGNET = {k: (v, 'tv-v2: README, RegNet') for k, v in {
+    'epochs': 100, 'weight_decay': 5e-5, 'schedule.kind': 'cosine', 'schedule.warmup': 5,
+    'schedule.warmup_method': 'linear', 'schedule.warmup_decay': 0.1}.items()}
+
+def _tv_v2_recipes() -> list[Recipe]:
+    v2 = lambda m, section, **kw: _recipe('tv-v2', m, section, _TV_V2, name=f'torchvision/{m}_v2', **kw)
+    rs = [v2('resnet50', "ResNet-50 IMAGENET1K_V2: issue 3995 comment 1013906621, the blog post's command "
+                         "(#new-recipe-with-fixres with --ra-sampler --ra-reps 4)", ra_sampler=True, ra_reps=4)]
+    rs += [v2(m, '#new-recipe (issue 3995): #new-recipe-with-fixres without --train-crop-size 176', train_crop=None)
+           for m in ('resnet101', 'resnet152', 'resnext50_32x4d')]
+    rs += [v2('resnext101_32x8d', _FIXRES),
+           v2('mobilenet_v2', 'MobileNetV2 IMAGENET1K_V2: torchvision PR 5560 command (weights: '
+                              '#new-recipe-with-reg-tuning)', ra_sampler=True, ra_reps=4)]
+    rs += [_recipe('tv-v2', 'regnet_x_800mf', 'README, RegNet, Small models', _REGNET, batch_size=128,
+                   global_batch=1024, lr=0.8),
+           _recipe('tv-v2', 'regnet_x_3_2gf', 'README, RegNet, Medium models', _REGNET, batch_size=64,
+                   global_batch=512, lr=0.4)]
+    return rs
+
+TRAINED_WEIGHTS = {  # torchvision recipe -> the weights it trained (in `torchvision.models`), for published top-1
+    **{f'torchvision/{m}': 'IMAGENET1K_V1' for m in (
+        'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'alexnet', 'vgg11', 'vgg13', 'vgg16', 'vgg19',
+        'vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn', 'resnext50_32x4d', 'resnext101_32x8d', 'mobilenet_v2',
+        'regnet_x_800mf', 'regnet_x_3_2gf')},
+    **{f'torchvision/{m}_v2': 'IMAGENET1K_V2' for m in (
+        'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'resnext101_32x8d', 'mobilenet_v2')}}
+
 # %% ../nbs/05_recipes.ipynb #16ca814c
 def _register(rs) -> dict[str, Recipe]:
     return {r.name: dataclasses.replace(r, scales=sample_scales(r)) for r in rs}
 
-RECIPES = _register(_tv_recipes() + _ti_recipes() + _cam_recipes())
+RECIPES = _register(_tv_recipes() + _ti_recipes() + _cam_recipes() + _tv_v2_recipes())
 DEFAULT_RECIPE = 'torchvision/resnet18'
 RECIPE_ALIASES = {'resnet': DEFAULT_RECIPE}
 

@@ -54,6 +54,7 @@ class Run:
     keep_ckp: int = 3               # how many epoch checkpoints save_ckp keeps; 0 = all
     sync_bn: bool = False           # under torchrun: BatchNorm statistics over all processes' batches [tv --sync-bn]
     deterministic: bool = False     # torch.use_deterministic_algorithms for the run [tv --use-deterministic-algorithms]
+    logdir: str | None = None       # also write TensorBoard event files here [cam --logdir]; needs tensorboard
     scale: str = 'full'             # the recipe scale (recorded for the reader)
 
 def check_run(run:Run) -> Run:
@@ -160,7 +161,7 @@ def run_metrics(history:list, threshold:float|None=None, **extra) -> dict:
     last = seen[-1] if seen else {}
     secs = sum(h['train_seconds'] for h in history)
     return {**extra, 'epochs_done': len(history),
-            **{k: last.get(k) for k in ('top1', 'top5', 'valid_loss')},
+            **{k: last.get(k) for k in ('top1', 'top5', 'valid_loss', 'ema_top1') if k != 'ema_top1' or k in last},
             **{k: history[-1][k] if history else None for k in ('train_loss', 'lr')},
             'best_top1': max((h['top1'] for h in seen), default=None), **threshold_time(history, threshold),
             'train_seconds': secs, 'fit_seconds': sum(h['epoch_seconds'] for h in history),
@@ -182,6 +183,7 @@ def plot_curves(history:list):
     line(a, 'train_loss', 'train'); line(a, 'valid_loss', 'validation')
     a.set(xlabel='epoch', ylabel='loss', title='loss'); log_scale(a); a.legend()
     line(b, 'top1', 'top-1'); line(b, 'top5', 'top-5')
+    if any(h.get('ema_top1') is not None for h in history): line(b, 'ema_top1', 'top-1 of the EMA')
     b.set(xlabel='epoch', ylabel='fraction correct', title='validation accuracy'); b.legend(); b.grid(alpha=0.3)
     fig.tight_layout()
     return fig

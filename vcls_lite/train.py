@@ -13,9 +13,10 @@ import torch.distributed as dist
 from fastai.torch_core import set_seed
 
 from .callbacks import (EvalEvery, Interrupted, PrintLog, QualityStop, RunCSV, RunStats, StopOnNonFinite,
-                                 StopOnSignal, ValidPreds)
+                                 StopOnSignal, TensorBoardLog, ValidPreds, log_figures, need_tensorboard)
 from .checkpoint import RestoreScaler, load_checkpoint, load_weights, resume_point, restore, start_weights
 from .core import ConfigError, DataError, DivergedError, RunDirError, VclsError, get_device, one_line, save_json
+from .augment import Augment
 from .data import Normalize, get_dls
 from .distributed import DistributedTrain, dist_env, init_distributed, sync_batchnorm
 from .learner import make_learner
@@ -36,14 +37,16 @@ def recipe_norm(recipe) -> Normalize:
     return Normalize.from_stats(recipe.mean, recipe.std, recipe.channel_reverse)
 
 def recipe_dls(recipe, run:Run, device=None, valid_only:bool=False, part:tuple=(0, 1)):
-    "fastai `DataLoaders` for `run`'s data, preprocessed as `recipe` says; `part=(rank, world)` under torchrun."
+    """fastai `DataLoaders` for `run`'s data, preprocessed and augmented as `recipe` says; `part=(rank, world)` under
+    torchrun. The RA sampler applies under torchrun only, as in torchvision's `train.py`."""
     dataset = run.dataset if run.dataset != 'auto' or not run.data_path else recipe.dataset or 'auto'
     return get_dls(run.data_path, dataset, crop=recipe.crop, resize=recipe.resize, rand_scale=recipe.rand_scale,
                    hflip=recipe.hflip, norm=recipe_norm(recipe), bs=recipe.batch_size, device=device,
                    workers=default_workers() if run.workers is None else run.workers, max_batches=recipe.iters,
                    valid_batches=getattr(recipe, 'eval_iters', None),
                    skip_bad_images=run.skip_bad_images, valid_only=valid_only, cache=run.cache, seed=run.seed,
-                   part=part)
+                   part=part, train_crop=recipe.train_crop, interpolation=recipe.interpolation,
+                   augment=Augment.of(recipe), ra_reps=recipe.ra_reps if recipe.ra_sampler and part[1] > 1 else 0)
 
 # %% ../nbs/05a_train.ipynb #5a77f4b3
 def use_channels_last(run:Run, crop:int, device) -> bool:
@@ -105,6 +108,7 @@ def run_callbacks(run:Run, out:Path, config:dict, extra:dict, ck=None, env=None,
     if main and run.print_freq: cbs['print'] = PrintLog(run.print_freq)
     if env: cbs['reduce'] = DistributedTrain(world)
     if run.quality_threshold is not None: cbs['threshold'] = QualityStop(run.quality_threshold, cbs['stats'])
+    if main and run.logdir: cbs['tensorboard'] = TensorBoardLog(run.logdir, cbs['stats'])
     if ck and ck.get('scaler'): cbs['scaler'] = RestoreScaler(ck['scaler'])
     return cbs
 
@@ -150,6 +154,7 @@ def train(recipe, run:Run|None=None, cbs=None, prepare=None, build=None) -> dict
         run = dataclasses.replace(run, seed=saved['run']['seed'])
     resumed = run.resume and (Path(run.resume) if Path(run.resume).is_dir() else Path(run.resume).parent)
     check_output_dir(run.output_dir or resumed or 'runs', run.data_path)   # before the data is read
+    if run.logdir: need_tensorboard(); check_output_dir(run.logdir, run.data_path)
     device = init_distributed(env, run.device) if env else get_device(run.device)
     was = torch.are_deterministic_algorithms_enabled()
     try:
@@ -196,8 +201,9 @@ def _train(recipe, run:Run, *, ck, env, device, cbs, prepare, build, start=None)
     metrics = run_metrics(rcb['stats'].history, status='finished', output_dir=str(out),
                           stopped_early=bool(len(rcb['stats'].history) < recipe.epochs), **extra)
     if main:
-        try: write_report(learn, out, rcb['stats'].history, rcb['preds'], recipe.epochs)   # while the last
-        finally: rcb['save'].wait()                                                      # checkpoint is written
+        try: figs = write_report(learn, out, rcb['stats'].history, rcb['preds'], recipe.epochs)   # while the last
+        finally: rcb['save'].wait()                                                             # checkpoint is written
+        if run.logdir: log_figures(run.logdir, figs, len(rcb['stats'].history))
         save_json(out/'metrics.json', metrics)
     return metrics
 
@@ -260,7 +266,7 @@ def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
         raise DataError(f"the classes of {data} differ from the checkpoint's "
                         f"({len(dls.vocab)} vs {len(ck['vocab'])}); evaluate on data with the same class folders")
     model = load_weights(build_model(recipe.model, len(ck['vocab']), recipe.crop, recipe.strides), ck, checkpoint)
-    learn = make_learner(recipe, dls, model)
+    learn = make_learner(dataclasses.replace(recipe, model_ema=False), dls, model)
     with learn.no_bar(), learn.no_logging(): loss, t1, t5 = learn.validate()
     return {'checkpoint': str(checkpoint), 'epoch': ck['epoch'], 'data_path': dls.info['path'],
             'n_valid': len(dls.valid.get_idxs()),
