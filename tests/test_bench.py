@@ -189,9 +189,9 @@ def test_cache_agrees_with_the_files(folder):
 
 
 def test_cache_build_crash_leaves_nothing(folder, monkeypatch, tmp_path):
-    import vcls_lite.data as data
+    import vcls_lite.cache as data
     calls = []
-    def boom(out, i, f, hw):
+    def boom(out, i, f, fit):
         calls.append(i)
         if len(calls) > 3: raise KeyboardInterrupt
         return None

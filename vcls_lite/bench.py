@@ -66,13 +66,18 @@ def bench_table(res:dict) -> str:
     m = res['machine']
     head = f"{m['cpu']}, {m['cores']} cores, {m['threads']} torch threads, {m['capability']}, torch {m['torch']}"
     tail = ''
+    if res.get('cache_mb'):   # `bench data`: what the image cache holds
+        mb = res['cache_mb']
+        head += (f"\nimage cache: train {mb.get('train', 0):.1f} MB" + (' as whole frames' if res.get('frames') else '') +
+                 (f" ({mb['train_squares']:.1f} MB as center squares)" if 'train_squares' in mb else '') +
+                 f", valid {mb.get('valid', 0):.1f} MB")
     if res.get('ratio') is not None and 'target' in res:
         op = {'quant': '', 'fixed-cost': '<='}.get(res['bench'], '>=')   # fixed-cost: seconds, lower is better
         tail = f"\nratio {res['ratio']:.3f} (target {op}{res['target']}): {'met' if res['met'] else 'NOT met'}"
     more = ''
     if res.get('primitives'):   # `bench data`: what each of torchvision's primitives adds to the loader
         pc = [('primitive', 'primitive', 0), ('runs', 'runs', 0), ('loader images/s', 'images_per_sec', 0),
-              ('ms added per batch', 'ms_per_batch', 1), ('of a training step', 'of_a_step', 2)]
+              ('ms per batch / added', 'ms_per_batch', 1), ('of a training step', 'of_a_step', 2)]
         more = ('\n\nthe loader alone, each primitive on in turn:\n' +
                 text_table([[_f(r.get(k), nd) if nd else _f(r.get(k)) for _, k, nd in pc] for r in res['primitives']],
                            [c for c, _, _ in pc]))

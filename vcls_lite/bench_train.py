@@ -182,12 +182,13 @@ def _ref_speed(root, recipe, workers, model, steps) -> tuple[float, float]:
     del it
     return n / secs, peak
 
-def _our_speed(root, recipe, model, steps, cache:bool, fast:bool=True) -> tuple[float, float]:
+def _our_speed(root, recipe, model, steps, cache:bool, fast:bool=True, full_frame:bool=True) -> tuple[float, float]:
     "(images/s, peak MB) of our learner on `get_dls` data, `steps` training batches; `fast`: as `vcls train` makes it."
     reset_peak()
     if fast: model = fast_model(model, Run(), recipe.crop, 'cpu')
     dls = get_dls(root, crop=recipe.crop, resize=recipe.resize, rand_scale=recipe.rand_scale, hflip=recipe.hflip,
-                  norm=recipe_norm(recipe), bs=recipe.batch_size, max_batches=steps, valid_batches=1, cache=cache)
+                  norm=recipe_norm(recipe), bs=recipe.batch_size, max_batches=steps, valid_batches=1, cache=cache,
+                  full_frame=full_frame)
     speed = _fit_speed(make_learner(recipe, dls, model))
     return speed, peak_mb()
 
@@ -209,7 +210,7 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
                         "pass a smaller --batch-size")
     workers = os.cpu_count() if ref_workers is None else ref_workers
     torch.manual_seed(0); m0 = build_model(r.model, n_cls, r.crop, r.strides)
-    t = time.perf_counter(); get_dls(root, crop=r.crop, resize=r.resize, bs=r.batch_size, valid_batches=1)
+    t = time.perf_counter(); info = get_dls(root, crop=r.crop, resize=r.resize, bs=r.batch_size, valid_batches=1).info
     cache_seconds = time.perf_counter() - t   # building the cache, or opening it when an earlier run built it
     ours_name = 'vcls_lite (vcls train: cache, batch augmentation, trim_taps)'
     cfgs = {f'torchvision reference, {workers} workers': lambda: _ref_speed(root, r, workers, copy.deepcopy(m0), steps),
@@ -218,6 +219,11 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
             'vcls_lite, image cache, model as built':
                 lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True, False),
             ours_name: lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True)}
+    if info['frames']:   # photos of mixed shapes: whole frames (the default) against the center squares of before
+        info['cache_mb']['train_squares'] = get_dls(root, crop=r.crop, resize=r.resize, bs=r.batch_size,
+                                                    valid_batches=1, full_frame=False).info['cache_mb']['train']
+        cfgs['vcls_lite, center squares instead of whole frames'] = \
+            lambda: _our_speed(root, r, copy.deepcopy(m0), steps, True, full_frame=False)
     got = in_turn(cfgs, rounds)
     med = {k: (statistics.median(s for s, _ in v), max(p for _, p in v)) for k, v in got.items()}
     base = med[f'torchvision reference, {workers} workers'][0]
@@ -226,6 +232,7 @@ def bench_data(data_path=None, recipe:str='torchvision/resnet18', scale:str='dem
     return {'bench': 'data', 'data_path': str(root), 'recipe': r.name, 'scale': scale, 'model': r.model, 'crop': r.crop,
             'batch_size': r.batch_size, 'steps': steps, 'rounds': rounds, 'cache_seconds': cache_seconds, 'rows': rows,
             'ratio': ours / base, 'target': 1.5, 'met': ours / base >= 1.5, 'machine': machine(),
+            'cache_mb': info['cache_mb'], 'frames': info['frames'],
             'primitives': bench_primitives(root, r, steps, rounds, 1000 * r.batch_size / ours)}
 
 # %% ../nbs/07a_bench_train.ipynb #58f996d6

@@ -16,7 +16,8 @@ from PIL import Image
 
 from .checkpoint import is_torchscript, load_checkpoint, load_weights
 from .core import BadImageError, ConfigError, DataError, RunDirError, atomic_path, interactive, one_line
-from .data import BatchCrop, Normalize, cache_shape, fit_image
+from .cache import cache_shape, fit_image
+from .data import BatchCrop, Normalize
 from .images import IMAGE_EXTENSIONS, load_rgb, pil_to_uint8
 from .models import build_model
 from .outputs import check_output_dir

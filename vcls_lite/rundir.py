@@ -43,7 +43,7 @@ class Run:
     seed: int = 1                   # seeds python, numpy and torch [ti rand_seed=1, cam --seed 1; tv sets none]
     print_freq: int = 0             # a text line every N batches instead of progress bars; 0 = progress bars
     skip_bad_images: bool = False   # drop and count unreadable images instead of stopping
-    cache: bool = True              # decode the images once and augment whole batches (`vcls_lite.data.image_cache`)
+    cache: bool = True              # decode the images once and augment whole batches (`vcls_lite.cache`)
     channels_last: bool | None = None   # model memory format; None = on CUDA, and on a CPU for crops >= 24 px
                                         # (faster here)
     evaluate_every: int = 1         # validate every N epochs (and always after the last) [cam --evaluate_every]
