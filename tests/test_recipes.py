@@ -14,7 +14,7 @@ JSON_KEYS = {'name', 'source', 'model', 'epochs', 'batch_size', 'global_batch', 
 
 def test_recipes_json_lists_every_seed_recipe(vcls):
     rs = json.loads(ok(vcls('recipes', '--json')))
-    assert len(rs) == 37 and {r['name'].split('/')[0] for r in rs} == set(SEEDS)
+    assert len(rs) == 45 and {r['name'].split('/')[0] for r in rs} == set(SEEDS)
     for r in rs:
         assert JSON_KEYS <= set(r), JSON_KEYS - set(r)
         assert {'demo', 'smoke'} <= set(r['scales'])
@@ -89,7 +89,7 @@ def test_complexity(vcls):
     res = json.loads(ok(vcls('complexity', '--model', 'resnet50', '--json')))
     assert res['params'] == 25_557_032 and abs(res['gmacs'] / res['published']['gmacs'] - 1) < 0.01
     rows = json.loads(ok(vcls('complexity', '--recipes', '--json')))
-    assert len(rows) == 37
+    assert len(rows) == 45
     for r in rows:   # torchvision's figures within 1% (or its rounding), edgeailite's within 2%
         if r['tv_gmacs']: assert abs(r['gmacs'] - r['tv_gmacs']) <= max(0.01 * r['tv_gmacs'], 0.0005 + 1e-9), r
         if r['ti_gmacs']: assert abs(r['gmacs'] / r['ti_gmacs'] - 1) < 0.02, r

@@ -100,6 +100,7 @@ class Augment:
 
     @classmethod
     def of(cls, r) -> Augment:
+        "The primitives of recipe `r` (its fields `auto_augment`, `random_erase`, `mixup_alpha`...)."
         return cls(r.auto_augment, r.interpolation, r.ra_magnitude, r.augmix_severity, r.random_erase, r.mixup_alpha,
                    r.cutmix_alpha, r.aug_px_scale)
 
