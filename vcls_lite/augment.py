@@ -49,7 +49,8 @@ class PerImage:
 
 # %% ../nbs/01d_augment.ipynb #d60e33d3
 class BatchErase:
-    "torchvision's `RandomErasing(p, scale, ratio, value)` on a batch: each image's box drawn as its `make_params` draws it."
+    """torchvision's `RandomErasing(p, scale, ratio, value)` on a batch: each image's box drawn as its `make_params`
+    draws it."""
     def __init__(self, p:float, scale=(0.02, 0.33), ratio=(0.3, 3.3), value:float=0.0):
         self.p, self.scale, self.ratio, self.value = p, scale, ratio, value
 
@@ -77,7 +78,8 @@ class BatchErase:
 
 # %% ../nbs/01d_augment.ipynb #ab5cdf83
 class BatchMix:
-    "torchvision's MixUp/CutMix of a batch `(x, y)`: one of the two per batch when both alphas are set; `y` becomes probabilities."
+    """torchvision's MixUp/CutMix of a batch `(x, y)`: one of the two per batch when both alphas are set; `y` becomes
+    class probabilities."""
     def __init__(self, mixup_alpha:float, cutmix_alpha:float, classes:int):
         tfms = ([v2.MixUp(alpha=mixup_alpha, num_classes=classes)] if mixup_alpha else []) + \
                ([v2.CutMix(alpha=cutmix_alpha, num_classes=classes)] if cutmix_alpha else [])

@@ -68,7 +68,8 @@ def bench_table(res:dict) -> str:
     tail = ''
     if res.get('cache_mb'):   # `bench data`: what the image cache holds
         mb = res['cache_mb']
-        head += (f"\nimage cache: train {mb.get('train', 0):.1f} MB" + (' as whole frames' if res.get('frames') else '') +
+        head += (f"\nimage cache: train {mb.get('train', 0):.1f} MB" +
+                 (' as whole frames' if res.get('frames') else '') +
                  (f" ({mb['train_squares']:.1f} MB as center squares)" if 'train_squares' in mb else '') +
                  f", valid {mb.get('valid', 0):.1f} MB")
     if res.get('ratio') is not None and 'target' in res:

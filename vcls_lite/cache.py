@@ -141,9 +141,10 @@ def frame_cache(files:list, side:int, skip_bad_images:bool=False, folder=None, d
     meta = _meta(folder, key)
     if meta is None:
         geom, hw = frame_plan(files, side)
+        one = bool(len(files) and (geom == [*hw, 0]).all())   # one image size: the rows need no geometry
         meta = _build(files, folder, key, (len(files), 3, *hw), lambda i, x: fit_frame(x, geom[i]), desc,
-                      {'side': side, 'frame_scale': FRAME_SCALE, 'max_aspect': MAX_ASPECT,
-                       'one_frame': bool(len(files) and (geom == [*hw, 0]).all())}, {'frames': geom})
+                      {'side': side, 'frame_scale': FRAME_SCALE, 'max_aspect': MAX_ASPECT, 'one_frame': one},
+                      None if one else {'frames': geom})
         if meta is None: return None
     images, rows, bad = _opened(files, folder, key, meta, skip_bad_images)
     frames = None if meta['one_frame'] else np.load(folder/f'{key}.frames.npy', allow_pickle=False)

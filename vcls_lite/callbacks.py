@@ -196,8 +196,9 @@ def need_tensorboard():
     "torch's `SummaryWriter`; a `ConfigError` naming the install command if the tensorboard package is missing."
     try: from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise ConfigError("--logdir writes TensorBoard event files and needs the tensorboard package; install it with "
-                          "pip install 'vcls_lite[tensorboard]' (or pip install tensorboard), or drop --logdir") from None
+        raise ConfigError("--logdir writes TensorBoard event files and needs the tensorboard package; install it "
+                          "with pip install 'vcls_lite[tensorboard]' (or pip install tensorboard), or drop --logdir"
+                          ) from None
     return SummaryWriter
 
 TB_EPOCH = {'train_loss': 'loss/train', 'valid_loss': 'loss/valid', 'top1': 'accuracy/top1', 'top5': 'accuracy/top5',
@@ -226,4 +227,5 @@ def log_figures(logdir, paths:list, step:int=0):
     "Add the PNG files `paths` (the report's plots) to TensorBoard event files under `logdir`, tagged by file name."
     with need_tensorboard()(str(logdir)) as w:
         for p in map(Path, paths):
-            with Image.open(p) as im: w.add_image(f'report/{p.stem}', np.asarray(im.convert('RGB')), step, dataformats='HWC')
+            with Image.open(p) as im:
+                w.add_image(f'report/{p.stem}', np.asarray(im.convert('RGB')), step, dataformats='HWC')

@@ -18,11 +18,16 @@ __all__ = ['TABLE_FIELDS', 'TI_PUBLISHED', 'NUM_CLASSES', 'PUBLISHED_CROP', 'pub
 TABLE_FIELDS = {k: k for k in ('name', 'model', 'epochs', 'batch_size', 'global_batch', 'lr', 'momentum',
                                'weight_decay')} | {'sched': 'schedule.kind', 'crop': 'crop'}
 
+TI_PUBLISHED = {  # model: (GigaMACs, top-1 %) at 224 px on ImageNet [ti: Results table]
+    'mobilenetv1_x1': (0.568, 71.83), 'mobilenetv2_tv_x1': (0.296, 72.13), 'resnet50_xp5': (1.051, 72.05),
+    'regnetx800mf_x1': (0.800, None), 'resnet50_x1': (4.087, 76.15)}   # resnet50_x1: the table's ResNet50[3] row
+
 def published_top1(r:Recipe) -> float | None:
     """The top-1 % published for what `r` trained on ImageNet: torchvision's weights of the recipe
     (`recipes.TRAINED_WEIGHTS`), or edgeailite's results table; None if none is."""
     if r.name in TRAINED_WEIGHTS: return (published(r.model, TRAINED_WEIGHTS[r.name]) or {}).get('top1')
-    return TI_PUBLISHED.get(r.model, (None, None))[1] if r.name.startswith('edgeailite/') and r.dataset is None else None
+    ti = r.name.startswith('edgeailite/') and r.dataset is None   # its CIFAR recipes have no published figure
+    return TI_PUBLISHED.get(r.model, (None, None))[1] if ti else None
 
 def recipes_table(recipes=None) -> str:
     "A plain-text table of `recipes` (default: all registered), with the top-1 % published for each."
@@ -40,9 +45,6 @@ def recipe_diff(a:Recipe, b:Recipe) -> dict:
     return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
 
 # %% ../nbs/05c_recipe_tables.ipynb #4be4cae3
-TI_PUBLISHED = {  # model: (GigaMACs, top-1 %) at 224 px on ImageNet [ti: Results table]
-    'mobilenetv1_x1': (0.568, 71.83), 'mobilenetv2_tv_x1': (0.296, 72.13), 'resnet50_xp5': (1.051, 72.05),
-    'regnetx800mf_x1': (0.800, None), 'resnet50_x1': (4.087, 76.15)}   # resnet50_x1: the table's ResNet50[3] row
 NUM_CLASSES = {'cifar10': 10, 'cifar100': 100}   # any other dataset: ImageNet's 1000
 PUBLISHED_CROP = {'inception_v3': 299}           # px torchvision's figures are for; 224 for the others
 
