@@ -211,8 +211,9 @@ class TensorBoardLog(Callback):
         self.logdir, self.stats, self.every, self.writer = str(logdir), stats, every, None
     def before_fit(self): self.writer = need_tensorboard()(self.logdir)
     def after_batch(self):
-        step = self.train_iter - 1   # the step just taken, from 0 (fastai counted it already)
-        if not self.training or step % self.every: return
+        if not self.training: return
+        step = self.epoch * self.n_iter + self.iter   # the run's step, from 0: a resumed run goes on from its own
+        if step % self.every: return
         self.writer.add_scalar('loss/train_smooth', self.smooth_loss.item(), step)
         self.writer.add_scalar('lr/step', self.opt.hypers[-1]['lr'], step)
     def after_epoch(self):
