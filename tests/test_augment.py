@@ -39,6 +39,8 @@ def test_all_primitives_train_evaluate_the_ema_and_resume(tiny_data, tmp_path, v
     ck = torch.load(tmp_path/'r'/'checkpoint.pth', weights_only=True)
     n0 = ck['model_ema']['n_averaged'].item()
     assert n0 == 3   # 12 images, batch 4: three steps, an update after each
+    e = json.loads(ok(vcls('eval', tmp_path/'r'/'checkpoint.pth', '--ema', '--json')))
+    assert abs(e['top1'] - m['ema_top1']) < 1e-6   # the average saved is the one evaluated in training
     ok(vcls('train', '--resume', tmp_path/'r', '--epochs', '2'))
     ck = torch.load(tmp_path/'r'/'checkpoint.pth', weights_only=True)
     assert ck['epoch'] == 1 and ck['model_ema']['n_averaged'].item() == n0 + 3   # the average went on
@@ -48,6 +50,8 @@ def test_all_primitives_train_evaluate_the_ema_and_resume(tiny_data, tmp_path, v
 def test_the_primitives_without_the_image_cache(tiny_data, tmp_path, vcls):
     ok(vcls('train', *TINY, '--no-cache', '--auto-augment', 'augmix', '--random-erase', '0.5', '--cutmix-alpha', '1',
             '--train-crop-size', '24', '--data-path', tiny_data, '--output-dir', tmp_path/'r'))
+    code, out, err = vcls('eval', tmp_path/'r'/'checkpoint.pth', '--ema')   # trained without --model-ema
+    assert code == 2 and 'without --model-ema' in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_train_and_val_crops_and_the_interpolation(tiny_data):

@@ -50,6 +50,7 @@ def _eval_quantize_parsers(sub):
     e.add_argument('--int8', metavar='PATH', help='evaluate this int8 model (int8_model.pt) instead')
     add_flags(e, [r for r in RUN_FLAGS if r[1] in ('data_path', 'dataset', 'device', 'workers')])
     e.add_argument(*spellings('-b', '--batch-size'), dest='batch_size', type=int, metavar='N', help='images per batch')
+    e.add_argument('--ema', action='store_true', help="the checkpoint's EMA of the weights (--model-ema)")
     e.add_argument('--json', action='store_true', help='print JSON')
     e.set_defaults(func='cmd_eval')
 

@@ -145,10 +145,12 @@ def cmd_eval(args) -> int:
         raise ConfigError("pass either a checkpoint or --int8 PATH; e.g. `vcls eval runs/x/checkpoint.pth`")
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.int8 and args.ema:
+        raise ConfigError("--ema evaluates a checkpoint's EMA of the weights; an int8 model has none")
     if args.int8:
         kw = _run_kw(args)
         return _print_eval(evaluate_int8(args.int8, kw.get('data_path'), kw.get('dataset'), args.batch_size), args.json)
-    return _print_eval(evaluate(args.checkpoint, args.batch_size, **_run_kw(args)), args.json)
+    return _print_eval(evaluate(args.checkpoint, args.batch_size, args.ema, **_run_kw(args)), args.json)
 
 def cmd_quantize(args) -> int:
     """`vcls quantize`: post-training int8 quantization of a checkpoint into `int8_model.pt` and its report (plus

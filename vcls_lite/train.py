@@ -28,7 +28,7 @@ from .rundir import Run, SaveRun, check_run, clean_output_dir, prepare_output_di
 
 # %% auto #0
 __all__ = ['recipe_norm', 'recipe_dls', 'use_channels_last', 'fast_model', 'default_workers', 'share_output_dir', 'run_model',
-           'run_callbacks', 'start_point', 'train', 'checkpoint_recipe', 'checkpoint_run', 'evaluate']
+           'run_callbacks', 'start_point', 'train', 'checkpoint_recipe', 'checkpoint_run', 'ema_checkpoint', 'evaluate']
 
 # %% ../nbs/05a_train.ipynb #07ec8471
 def recipe_norm(recipe) -> Normalize:
@@ -248,10 +248,18 @@ def checkpoint_run(cfg:dict, **run_kw) -> Run:
     if 'data_path' in run_kw and 'dataset' not in run_kw: run_kw['dataset'] = 'auto'
     return Run(**{'data_path': cfg['run']['data_path'], 'dataset': cfg['run']['dataset'], **run_kw})
 
-def evaluate(checkpoint, batch_size:int|None=None, **run_kw) -> dict:
+def ema_checkpoint(ck:dict, checkpoint) -> dict:
+    "`ck` with the EMA of its weights (`--model-ema`, saved as `model_ema`) as its model."
+    if not ck.get('model_ema'):
+        raise ConfigError(f"{checkpoint} holds no EMA of the weights: its run was trained without --model-ema; "
+                          "evaluate it without --ema")
+    return {**ck, 'model': {k[len('module.'):]: v for k, v in ck['model_ema'].items() if k.startswith('module.')}}
+
+def evaluate(checkpoint, batch_size:int|None=None, ema:bool=False, **run_kw) -> dict:
     """top-1, top-5 and loss of the model in `checkpoint` on a validation split: the checkpoint's data unless `run_kw`
-    say otherwise."""
+    say otherwise; `ema`: of the EMA of its weights."""
     ck = load_checkpoint(checkpoint)
+    if ema: ck = ema_checkpoint(ck, checkpoint)
     cfg = ck['config']
     if cfg['recipe'].get('quant'):
         raise ConfigError(f"{checkpoint} is a quantization-aware training checkpoint; evaluate its int8 model with "
