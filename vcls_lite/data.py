@@ -303,10 +303,11 @@ def get_dls(path=None, source:str='auto', *, crop:int=224, resize:int=256, rand_
     torchvision's primitives: `train_crop` (default `crop`), `interpolation`, `augment` (`augment.Augment`), and
     `ra_reps` (repeated-augmentation sampling; 0 = off). `full_frame=False`: training crops from center squares."""
     norm, tc, aug = norm or Normalize(), train_crop or crop, augment or Augment(interpolation=interpolation)
-    trn, val, info = get_datasets(path, source, train_tfms(tc, rand_scale, hflip, interpolation, aug.image()),
+    policy = aug.image()   # one policy, per item without the cache, per image of a batch with it
+    trn, val, info = get_datasets(path, source, train_tfms(tc, rand_scale, hflip, interpolation, policy),
                                   eval_tfms(resize, crop, interpolation), skip_bad_images, download, valid_only,
                                   cache_side=max(resize, crop, tc) if cache else None, full_frame=full_frame)
-    mix, policy = aug.batch(len(val.vocab)), aug.image()
+    mix = aug.batch(len(val.vocab))
     if isinstance(val, BatchImages):
         tpipe = BatchPipe(BatchCrop(tc, resize, rand_scale, hflip, interpolation=interpolation), norm,
                           PerImage(policy) if policy else None, mix)

@@ -30,7 +30,8 @@ __all__ = ['LATER_FIELDS', 'ZOO_HEADER', 'zoo_recipes', 'recipe_hash', 'zoo_sett
 
 # %% ../nbs/09_zoo.ipynb #4fafff24
 def zoo_recipes(models=None) -> list:
-    "The recipes a zoo measures: every seed recipe but the QAT one, or those `models` names (recipe or model names)."
+    """The recipes a zoo measures: every registered recipe (the seeds' and torchvision's of today) but the QAT one,
+    or those `models` names (recipe or model names)."""
     every = [r for r in RECIPES.values() if not r.quant]
     if not models: return every
     picked = []
